@@ -1,0 +1,889 @@
+"""The Tracker: the public Python API for recording experiments.
+
+Each public method is one database transaction. A change that someone may
+want to hear about writes its outbox event in that same transaction, so an
+event exists exactly when its change was committed, and nothing here ever
+talks to Slack: a training script never waits on or fails because of it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import logging
+import os
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session, selectinload
+
+from tracker import capture as capture_facts
+from tracker import configs, directions, models, validation
+from tracker.db import Database, ensure_schema, make_engine
+from tracker.errors import (
+    AmbiguousId,
+    ExperimentNotFound,
+    InvalidInput,
+    InvalidTransition,
+    PermissionDenied,
+)
+from tracker.records import (
+    ConfigVersionRecord,
+    EventRecord,
+    ExperimentRecord,
+    MetricPointRecord,
+)
+
+logger = logging.getLogger(__name__)
+
+MIN_PREFIX_CHARS = 6
+MAX_PAGE_SIZE = 1000
+_EAGER = (
+    selectinload(models.Experiment.tags),
+    selectinload(models.Experiment.metrics),
+    selectinload(models.Experiment.collaborators),
+    selectinload(models.Experiment.notes),
+    selectinload(models.Experiment.artifacts),
+)
+
+
+def default_researcher() -> str:
+    configured = os.environ.get("EXPBOT_RESEARCHER") or os.environ.get("USER")
+    if configured:
+        return configured
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def default_team() -> str:
+    return os.environ.get("EXPBOT_TEAM", "default")
+
+
+class Tracker:
+    """Records experiments, their metrics and configs, and answers queries.
+
+    `database_url` defaults to `$EXPBOT_DATABASE_URL`, else SQLite in
+    `$EXPBOT_HOME/expbot.db`. The schema is created or upgraded on first
+    use. `clock` returns the current UTC time and exists for tests.
+    """
+
+    def __init__(
+        self,
+        database_url: str | None = None,
+        *,
+        clock: Callable[[], dt.datetime] = models.utcnow,
+        engine_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        engine = make_engine(database_url, **dict(engine_options or {}))
+        ensure_schema(engine)
+        self.db = Database(engine)
+        self.clock = clock
+
+    @property
+    def url(self) -> str:
+        return self.db.engine.url.render_as_string(hide_password=True)
+
+    def close(self) -> None:
+        self.db.engine.dispose()
+
+    # -- lifecycle ---------------------------------------------------------
+
+    def track(
+        self,
+        name: str,
+        *,
+        description: str = "",
+        config: Mapping[str, Any] | None = None,
+        tags: Iterable[str] = (),
+        team: str | None = None,
+        project: str = "",
+        researcher: str | None = None,
+        visibility: str = "team",
+        source: str = "api",
+        collaborators: Iterable[str] = (),
+        custom: Mapping[str, Any] | None = None,
+        capture: bool = True,
+        started_at: dt.datetime | None = None,
+    ) -> ExperimentRecord:
+        """Record a new running experiment and its `created` event."""
+        name = validation.name(name)
+        description = validation.text_field(
+            description, "description", validation.MAX_DESCRIPTION_CHARS
+        )
+        config = configs.validate_config(config or {})
+        tag_list = validation.tags(tags)
+        team = validation.label(default_team() if team is None else team, "team")
+        project = validation.label(project, "project")
+        researcher = validation.handle(researcher or default_researcher())
+        people = [validation.handle(c, "collaborator") for c in collaborators]
+        visibility = validation.visibility(visibility)
+        source = validation.source(source)
+        custom = configs.validate_config(custom or {}, source="custom fields")
+        facts = capture_facts.capture() if capture else {}
+        now = self.clock()
+
+        row = models.Experiment(
+            id=str(uuid.uuid4()),
+            name=name,
+            description=description,
+            researcher=researcher,
+            team=team,
+            project=project,
+            status="running",
+            visibility=visibility,
+            source=source,
+            created_at=now,
+            started_at=started_at or now,
+            updated_at=now,
+            reason="",
+            config=config,
+            config_version=1,
+            custom=custom,
+            reproducibility=facts,
+            search_text=_search_text(name, description, []),
+        )
+        row.tags = [models.Tag(tag=tag) for tag in tag_list]
+        row.collaborators = [
+            models.Collaborator(handle=h, added_by=researcher, added_at=now)
+            for h in dict.fromkeys(people)
+            if h != researcher
+        ]
+        with self.db.write() as session:
+            session.add(row)
+            # Rows below refer to the experiment without a relationship, so
+            # the experiment must be inserted first.
+            session.flush()
+            session.add(
+                models.ConfigVersion(
+                    experiment_id=row.id,
+                    version=1,
+                    config=config,
+                    author=researcher,
+                    created_at=now,
+                )
+            )
+            _replace_config_params(session, row.id, config, flush=False)
+            _emit(session, row, "created", researcher, {}, now)
+            record = ExperimentRecord.from_model(row)
+        logger.info("tracked experiment %s (%s)", record.id, record.name)
+        return record
+
+    def update(
+        self,
+        identifier: str,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        config: Mapping[str, Any] | None = None,
+        team: str | None = None,
+        project: str | None = None,
+        visibility: str | None = None,
+        custom: Mapping[str, Any] | None = None,
+        actor: str | None = None,
+        as_admin: bool = False,
+    ) -> ExperimentRecord:
+        """Change descriptive fields; a changed config becomes a new version."""
+        if config is not None:
+            config = configs.validate_config(config)
+        if custom is not None:
+            custom = configs.validate_config(custom, source="custom fields")
+        with self.db.write() as session:
+            row = self._load_for_change(session, identifier, actor, as_admin)
+            now = self.clock()
+            if name is not None:
+                row.name = validation.name(name)
+            if description is not None:
+                row.description = validation.text_field(
+                    description, "description", validation.MAX_DESCRIPTION_CHARS
+                )
+            if team is not None:
+                row.team = validation.label(team, "team")
+            if project is not None:
+                row.project = validation.label(project, "project")
+            if visibility is not None:
+                row.visibility = validation.visibility(visibility)
+            if custom is not None:
+                row.custom = {**row.custom, **custom}
+            if config is not None and config != row.config:
+                self._add_config_version(session, row, config, actor, now)
+            if name is not None or description is not None:
+                row.search_text = _search_text(
+                    row.name, row.description, [n.text for n in row.notes]
+                )
+            row.updated_at = now
+            return ExperimentRecord.from_model(row)
+
+    def log_metrics(
+        self,
+        identifier: str,
+        metrics: Mapping[str, Any],
+        *,
+        step: int | None = None,
+        actor: str | None = None,
+    ) -> ExperimentRecord:
+        """Append metric points and move each metric's summary to the latest.
+
+        The summary follows the highest step; points without a step count
+        as newer than any before them.
+        """
+        values = validation.metrics(metrics)
+        step = validation.step(step)
+        with self.db.write() as session:
+            row = self._load_for_change(session, identifier, actor, False)
+            now = self.clock()
+            self._record_metrics(session, row, values, step, now)
+            row.updated_at = now
+            return ExperimentRecord.from_model(row)
+
+    def complete(
+        self,
+        identifier: str,
+        metrics: Mapping[str, Any] | None = None,
+        *,
+        artifacts: Iterable[str] = (),
+        actor: str | None = None,
+        as_admin: bool = False,
+    ) -> ExperimentRecord:
+        values = validation.metrics(metrics or {})
+        uris = [validation.artifact(uri) for uri in artifacts]
+        with self.db.write() as session:
+            row = self._load_for_change(session, identifier, actor, as_admin)
+            _require_running(row, "complete")
+            now = self.clock()
+            self._record_metrics(session, row, values, None, now)
+            row.artifacts.extend(models.Artifact(uri=u, created_at=now) for u in uris)
+            self._finish(session, row, "completed", "", actor, now)
+            session.flush()
+            summary = {m.key: m.value for m in row.metrics}
+            _emit(session, row, "completed", actor or row.researcher, summary, now)
+            return ExperimentRecord.from_model(row)
+
+    def fail(
+        self,
+        identifier: str,
+        reason: str = "",
+        *,
+        actor: str | None = None,
+        as_admin: bool = False,
+    ) -> ExperimentRecord:
+        reason = validation.text_field(reason, "reason", validation.MAX_REASON_CHARS)
+        return self._end(identifier, "failed", reason, actor, as_admin)
+
+    def cancel(
+        self,
+        identifier: str,
+        reason: str = "",
+        *,
+        actor: str | None = None,
+        as_admin: bool = False,
+    ) -> ExperimentRecord:
+        reason = validation.text_field(reason, "reason", validation.MAX_REASON_CHARS)
+        return self._end(identifier, "cancelled", reason, actor, as_admin)
+
+    def add_artifacts(
+        self, identifier: str, uris: Iterable[str], *, actor: str | None = None
+    ) -> ExperimentRecord:
+        checked = [validation.artifact(uri) for uri in uris]
+        with self.db.write() as session:
+            row = self._load_for_change(session, identifier, actor, False)
+            now = self.clock()
+            row.artifacts.extend(models.Artifact(uri=u, created_at=now) for u in checked)
+            row.updated_at = now
+            return ExperimentRecord.from_model(row)
+
+    # -- collaboration -----------------------------------------------------
+
+    def share(
+        self,
+        identifier: str,
+        users: Iterable[str],
+        *,
+        actor: str | None = None,
+        as_admin: bool = False,
+    ) -> ExperimentRecord:
+        """Add collaborators; the lifecycle status stays as it is.
+
+        Users who already collaborate are skipped, and the `shared` event
+        names only the newly added ones (none added, no event).
+        """
+        handles = [validation.handle(u, "collaborator") for u in users]
+        if not handles:
+            raise InvalidInput("Name at least one user to share with, e.g. `bob`.")
+        with self.db.write() as session:
+            row = self._load_for_change(session, identifier, actor, as_admin)
+            now = self.clock()
+            present = {c.handle for c in row.collaborators} | {row.researcher}
+            added = [h for h in dict.fromkeys(handles) if h not in present]
+            by = actor or row.researcher
+            row.collaborators.extend(
+                models.Collaborator(handle=h, added_by=by, added_at=now) for h in added
+            )
+            if added:
+                row.updated_at = now
+                _emit(session, row, "shared", by, {"added": added}, now)
+            return ExperimentRecord.from_model(row)
+
+    def add_note(
+        self,
+        identifier: str,
+        text: str,
+        *,
+        author: str | None = None,
+        as_admin: bool = False,
+    ) -> ExperimentRecord:
+        text = validation.note(text)
+        with self.db.write() as session:
+            row = self._load_for_change(session, identifier, author, as_admin)
+            now = self.clock()
+            by = author or default_researcher()
+            note = models.Note(author=by, text=text, created_at=now)
+            row.notes.append(note)
+            row.search_text = f"{row.search_text}\n{text.lower()}"
+            row.updated_at = now
+            session.flush()
+            payload = {"note_id": note.id, "text": text[:500]}
+            _emit(session, row, "noted", by, payload, now)
+            return ExperimentRecord.from_model(row)
+
+    def tag(
+        self,
+        identifier: str,
+        add: Iterable[str] = (),
+        remove: Iterable[str] = (),
+        *,
+        actor: str | None = None,
+        as_admin: bool = False,
+    ) -> ExperimentRecord:
+        to_add = validation.tags(add)
+        to_remove = set(validation.tags(remove))
+        with self.db.write() as session:
+            row = self._load_for_change(session, identifier, actor, as_admin)
+            present = {t.tag for t in row.tags}
+            row.tags = [t for t in row.tags if t.tag not in to_remove]
+            row.tags.extend(
+                models.Tag(tag=t)
+                for t in to_add
+                if t not in present and t not in to_remove
+            )
+            row.updated_at = self.clock()
+            return ExperimentRecord.from_model(row)
+
+    # -- metric directions -------------------------------------------------
+
+    def set_metric_direction(
+        self,
+        metric: str,
+        direction: str,
+        *,
+        team: str = "",
+        goal: float | None = None,
+        actor: str = "",
+    ) -> None:
+        """Set whether larger or smaller is better, for a team or everyone."""
+        metric = validation.metric_name(metric)
+        direction = directions.parse_direction(direction)
+        team = validation.label(team, "team")
+        if goal is not None:
+            goal = validation.metric_value(metric, goal)
+        with self.db.write() as session:
+            row = session.get(models.MetricDirection, (team, metric))
+            if row is None:
+                row = models.MetricDirection(team=team, name=metric)
+                session.add(row)
+            row.direction = direction
+            row.goal = goal
+            row.set_by = actor
+            row.updated_at = self.clock()
+
+    def directions(self, team: str = "") -> directions.Directions:
+        with self.db.read() as session:
+            rows = session.execute(
+                select(
+                    models.MetricDirection.team,
+                    models.MetricDirection.name,
+                    models.MetricDirection.direction,
+                )
+            ).all()
+        return directions.Directions({(t, n): d for t, n, d in rows}, team)
+
+    def metric_directions(self) -> list[dict[str, Any]]:
+        with self.db.read() as session:
+            rows = session.scalars(
+                select(models.MetricDirection).order_by(
+                    models.MetricDirection.team, models.MetricDirection.name
+                )
+            ).all()
+            return [
+                {
+                    "team": r.team,
+                    "metric": r.name,
+                    "direction": r.direction,
+                    "goal": r.goal,
+                }
+                for r in rows
+            ]
+
+    # -- reads -------------------------------------------------------------
+
+    def get(self, identifier: str, *, viewer: str | None = None) -> ExperimentRecord:
+        """Return one experiment by id or unique prefix of 6+ characters.
+
+        With a `viewer`, a private experiment they may not see is reported
+        as not found, so its existence does not leak.
+        """
+        with self.db.read() as session:
+            row = _resolve(session, identifier, eager=True)
+            record = ExperimentRecord.from_model(row)
+        if viewer is not None and not record.can_be_seen_by(viewer):
+            raise ExperimentNotFound(identifier)
+        return record
+
+    def get_many(
+        self, identifiers: Sequence[str], *, viewer: str | None = None
+    ) -> list[ExperimentRecord]:
+        return [self.get(identifier, viewer=viewer) for identifier in identifiers]
+
+    def search(
+        self,
+        query: str = "",
+        *,
+        viewer: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[ExperimentRecord]:
+        """Return experiments matching the search language, best first."""
+        from tracker.query import parse
+        from tracker.search import select_experiments
+
+        parsed = parse(query)
+        limit = max(1, min(int(limit), MAX_PAGE_SIZE))
+        statement = select_experiments(
+            parsed,
+            now=self.clock(),
+            direction_of=self.directions(),
+            viewer=viewer,
+            limit=limit,
+            offset=max(0, int(offset)),
+        ).options(*_EAGER)
+        with self.db.read() as session:
+            rows = session.scalars(statement).unique().all()
+            return [ExperimentRecord.from_model(row) for row in rows]
+
+    def count(self, query: str = "", *, viewer: str | None = None) -> int:
+        from tracker.query import parse
+        from tracker.search import select_experiments
+
+        statement = select_experiments(
+            parse(query),
+            now=self.clock(),
+            direction_of=self.directions(),
+            viewer=viewer,
+            limit=None,
+            offset=0,
+        )
+        counted = select(func.count()).select_from(
+            statement.order_by(None).with_only_columns(models.Experiment.id).subquery()
+        )
+        with self.db.read() as session:
+            return int(session.scalar(counted) or 0)
+
+    def metric_history(
+        self, identifier: str, key: str | None = None
+    ) -> list[MetricPointRecord]:
+        with self.db.read() as session:
+            row = _resolve(session, identifier)
+            statement = select(models.MetricPoint).where(
+                models.MetricPoint.experiment_id == row.id
+            )
+            if key is not None:
+                statement = statement.where(models.MetricPoint.key == key)
+            statement = statement.order_by(
+                models.MetricPoint.key, models.MetricPoint.id
+            )
+            return [
+                MetricPointRecord(p.key, p.value, p.step, p.logged_at)
+                for p in session.scalars(statement)
+            ]
+
+    def config_history(self, identifier: str) -> list[ConfigVersionRecord]:
+        with self.db.read() as session:
+            row = _resolve(session, identifier)
+            versions = session.scalars(
+                select(models.ConfigVersion)
+                .where(models.ConfigVersion.experiment_id == row.id)
+                .order_by(models.ConfigVersion.version)
+            )
+            return [
+                ConfigVersionRecord(v.version, v.config, v.author, v.created_at)
+                for v in versions
+            ]
+
+    def config_diff(
+        self, identifier: str, old: int, new: int
+    ) -> dict[str, dict[str, Any]]:
+        """Return the keys that differ between two config versions."""
+        history = {v.version: v.config for v in self.config_history(identifier)}
+        for version in (old, new):
+            if version not in history:
+                raise InvalidInput(
+                    f"Experiment `{identifier}` has no config version {version}; "
+                    f"it has versions 1 to {max(history)}."
+                )
+        return configs.diff({f"v{old}": history[old], f"v{new}": history[new]})
+
+    def events(self, after_id: int = 0, limit: int = 100) -> list[EventRecord]:
+        with self.db.read() as session:
+            rows = session.scalars(
+                select(models.Event)
+                .where(models.Event.id > after_id)
+                .order_by(models.Event.id)
+                .limit(limit)
+            )
+            return [
+                EventRecord(e.id, e.experiment_id, e.kind, e.actor, e.payload, e.created_at)
+                for e in rows
+            ]
+
+    # -- analysis (implemented in tracker.analysis and tracker.reports) ------
+
+    def summary(self, team: str | None = None, *, viewer: str | None = None) -> Any:
+        from tracker.analysis import summarize
+
+        return summarize(self, team=team, viewer=viewer)
+
+    def compare(self, identifiers: Sequence[str], *, viewer: str | None = None) -> Any:
+        from tracker.analysis import compare
+
+        return compare(self, identifiers, viewer=viewer)
+
+    def leaderboard(
+        self,
+        metric: str,
+        query: str = "",
+        *,
+        limit: int = 10,
+        viewer: str | None = None,
+    ) -> Any:
+        from tracker.analysis import leaderboard
+
+        return leaderboard(self, metric, query, limit=limit, viewer=viewer)
+
+    def report(self, team: str, year: int, month: int, tz: str = "UTC") -> Any:
+        from tracker.reports import monthly_report
+
+        return monthly_report(self, team, year, month, tz)
+
+    # -- context manager for scripts --------------------------------------
+
+    @contextmanager
+    def run(self, name: str, **track_options: Any) -> Iterator[Run]:
+        """Track an experiment for the duration of a `with` block.
+
+        On a normal exit a still-running experiment is completed; an
+        exception fails it with the exception as the reason and is
+        re-raised; Ctrl-C cancels it.
+        """
+        record = self.track(name, **track_options)
+        handle = Run(self, record.id)
+        try:
+            yield handle
+        except KeyboardInterrupt:
+            self._end_quietly(record.id, "cancelled", "interrupted (KeyboardInterrupt)")
+            raise
+        except BaseException as exc:
+            reason = f"{type(exc).__name__}: {exc}"
+            self._end_quietly(record.id, "failed", reason)
+            raise
+        else:
+            if self.get(record.id).status == "running":
+                self.complete(record.id)
+
+    # -- internals ---------------------------------------------------------
+
+    def _end(
+        self,
+        identifier: str,
+        status: str,
+        reason: str,
+        actor: str | None,
+        as_admin: bool,
+    ) -> ExperimentRecord:
+        with self.db.write() as session:
+            row = self._load_for_change(session, identifier, actor, as_admin)
+            action = {"failed": "fail", "cancelled": "cancel"}[status]
+            _require_running(row, action)
+            now = self.clock()
+            self._finish(session, row, status, reason, actor, now)
+            _emit(session, row, status, actor or row.researcher, {"reason": reason}, now)
+            return ExperimentRecord.from_model(row)
+
+    def _end_quietly(self, identifier: str, status: str, reason: str) -> None:
+        try:
+            self._end(identifier, status, reason[: validation.MAX_REASON_CHARS], None, False)
+        except InvalidTransition:
+            # The block already ended the experiment itself.
+            pass
+
+    def _finish(
+        self,
+        session: Session,
+        row: models.Experiment,
+        status: str,
+        reason: str,
+        actor: str | None,
+        now: dt.datetime,
+    ) -> None:
+        row.status = status
+        row.reason = reason
+        row.ended_at = now
+        row.updated_at = now
+        logger.info("experiment %s is %s", row.id, status)
+
+    def _load_for_change(
+        self,
+        session: Session,
+        identifier: str,
+        actor: str | None,
+        as_admin: bool,
+    ) -> models.Experiment:
+        row = _resolve(session, identifier, eager=True, for_update=True)
+        if actor is not None and not as_admin:
+            collaborators = {c.handle for c in row.collaborators}
+            if actor != row.researcher and actor not in collaborators:
+                if row.visibility == "private":
+                    raise ExperimentNotFound(identifier)
+                raise PermissionDenied(
+                    f"Only {row.researcher}, the collaborators or an admin can change "
+                    f"experiment `{row.id[:8]}`. Ask {row.researcher} to share it "
+                    "with you."
+                )
+        return row
+
+    def _add_config_version(
+        self,
+        session: Session,
+        row: models.Experiment,
+        config: dict[str, Any],
+        actor: str | None,
+        now: dt.datetime,
+    ) -> None:
+        row.config_version += 1
+        row.config = config
+        session.add(
+            models.ConfigVersion(
+                experiment_id=row.id,
+                version=row.config_version,
+                config=config,
+                author=actor or row.researcher,
+                created_at=now,
+            )
+        )
+        _replace_config_params(session, row.id, config)
+
+    def _record_metrics(
+        self,
+        session: Session,
+        row: models.Experiment,
+        values: Mapping[str, float],
+        step: int | None,
+        now: dt.datetime,
+    ) -> None:
+        if not values:
+            return
+        summaries = {m.key: m for m in row.metrics}
+        goals = _goals(session, row.team, list(values))
+        for key, value in values.items():
+            session.add(
+                models.MetricPoint(
+                    experiment_id=row.id, key=key, value=value, step=step, logged_at=now
+                )
+            )
+            current = summaries.get(key)
+            if _is_older(step, current):
+                continue
+            previous = current.value if current else None
+            if current is None:
+                current = models.MetricSummary(key=key, value=value, step=step)
+                row.metrics.append(current)
+                summaries[key] = current
+            current.value, current.step, current.updated_at = value, step, now
+            if key in goals and _crosses(previous, value, goals[key]):
+                self._emit_threshold(session, row, key, value, goals[key], now)
+
+    def _emit_threshold(
+        self,
+        session: Session,
+        row: models.Experiment,
+        key: str,
+        value: float,
+        goal: tuple[float, str],
+        now: dt.datetime,
+    ) -> None:
+        payload = {"metric": key, "value": value, "goal": goal[0], "direction": goal[1]}
+        _emit(session, row, "threshold", row.researcher, payload, now)
+
+
+class Run:
+    """The experiment of a `with tracker.run(...)` block."""
+
+    def __init__(self, tracker: Tracker, experiment_id: str) -> None:
+        self.tracker = tracker
+        self.id = experiment_id
+
+    @property
+    def experiment(self) -> ExperimentRecord:
+        return self.tracker.get(self.id)
+
+    def log_metrics(self, metrics: Mapping[str, Any], step: int | None = None) -> None:
+        self.tracker.log_metrics(self.id, metrics, step=step)
+
+    def log_metric(self, key: str, value: float, step: int | None = None) -> None:
+        self.tracker.log_metrics(self.id, {key: value}, step=step)
+
+    def note(self, text: str) -> None:
+        self.tracker.add_note(self.id, text)
+
+    def tag(self, *tags: str) -> None:
+        self.tracker.tag(self.id, add=tags)
+
+    def set_config(self, config: Mapping[str, Any]) -> None:
+        self.tracker.update(self.id, config=config)
+
+    def fail(self, reason: str = "") -> None:
+        self.tracker.fail(self.id, reason)
+
+    def cancel(self, reason: str = "") -> None:
+        self.tracker.cancel(self.id, reason)
+
+
+def _search_text(name: str, description: str, notes: Sequence[str]) -> str:
+    return "\n".join([name, description, *notes]).lower()
+
+
+def _require_running(row: models.Experiment, action: str) -> None:
+    if row.status != "running":
+        raise InvalidTransition(row.id[:8], row.status, action)
+
+
+def _emit(
+    session: Session,
+    row: models.Experiment,
+    kind: str,
+    actor: str,
+    payload: dict[str, Any],
+    now: dt.datetime,
+) -> None:
+    session.add(
+        models.Event(
+            experiment_id=row.id,
+            kind=kind,
+            actor=actor,
+            payload=payload,
+            created_at=now,
+        )
+    )
+
+
+def _goals(session: Session, team: str, keys: list[str]) -> dict[str, tuple[float, str]]:
+    """Return {metric: (goal, direction)} for metrics with a goal, team first."""
+    rows = session.execute(
+        select(
+            models.MetricDirection.team,
+            models.MetricDirection.name,
+            models.MetricDirection.goal,
+            models.MetricDirection.direction,
+        ).where(
+            models.MetricDirection.name.in_(keys),
+            models.MetricDirection.team.in_([team, ""]),
+        )
+    ).all()
+    goals: dict[str, tuple[float, str]] = {}
+    for row_team, name, goal, direction in sorted(rows, key=lambda r: r[0] != ""):
+        # Workspace rows sort first, so a team's own row overwrites them.
+        if goal is not None:
+            goals[name] = (goal, direction)
+        elif row_team and name in goals:
+            del goals[name]
+    return goals
+
+
+def _is_older(step: int | None, current: models.MetricSummary | None) -> bool:
+    """Whether a point logged at `step` is behind the summary's step."""
+    if current is None or step is None or current.step is None:
+        return False
+    return step < current.step
+
+
+def _crosses(previous: float | None, value: float, goal: tuple[float, str]) -> bool:
+    target, direction = goal
+    reached_now = directions.reaches(value, target, direction)
+    reached_before = previous is not None and directions.reaches(
+        previous, target, direction
+    )
+    return reached_now and not reached_before
+
+
+def _replace_config_params(
+    session: Session, experiment_id: str, config: Mapping[str, Any], flush: bool = True
+) -> None:
+    if flush:
+        session.execute(
+            delete(models.ConfigParam).where(
+                models.ConfigParam.experiment_id == experiment_id
+            )
+        )
+    for key, value in configs.flatten(config):
+        session.add(
+            models.ConfigParam(
+                experiment_id=experiment_id,
+                key=key[:200],
+                value_text=configs.param_text(value),
+                value_number=configs.param_number(value),
+            )
+        )
+
+
+def normalize_id(identifier: str) -> str:
+    text = (identifier or "").strip().lower()
+    if len(text) < MIN_PREFIX_CHARS:
+        raise InvalidInput(
+            f"Experiment id {identifier!r} is too short: type at least "
+            f"{MIN_PREFIX_CHARS} characters of the id."
+        )
+    if len(text) > 36 or any(c not in "0123456789abcdef-" for c in text):
+        raise ExperimentNotFound(identifier)
+    return text
+
+
+def _resolve(
+    session: Session,
+    identifier: str,
+    *,
+    eager: bool = False,
+    for_update: bool = False,
+) -> models.Experiment:
+    """Find an experiment by full id or unique prefix."""
+    prefix = normalize_id(identifier)
+    statement = select(models.Experiment)
+    if len(prefix) == 36:
+        statement = statement.where(models.Experiment.id == prefix)
+    else:
+        # A range on the primary key uses its index on every backend.
+        statement = statement.where(
+            models.Experiment.id >= prefix, models.Experiment.id < prefix + "~"
+        ).limit(11)
+    if for_update:
+        statement = statement.with_for_update()
+    if eager:
+        statement = statement.options(*_EAGER)
+    rows = session.scalars(statement).unique().all()
+    if not rows:
+        raise ExperimentNotFound(identifier)
+    if len(rows) > 1:
+        raise AmbiguousId(identifier, [r.id for r in rows])
+    return rows[0]

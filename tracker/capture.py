@@ -1,0 +1,77 @@
+"""Reproducibility facts captured when an experiment is tracked."""
+
+from __future__ import annotations
+
+import os
+import platform
+import socket
+import subprocess
+import sys
+from importlib import metadata
+from typing import Any
+
+# Packages whose versions most often explain a change in results.
+KEY_PACKAGES = (
+    "numpy",
+    "torch",
+    "jax",
+    "tensorflow",
+    "transformers",
+    "scikit-learn",
+    "nemo_run",
+    "nemo_toolkit",
+    "expbot",
+)
+GIT_TIMEOUT_SECONDS = 2
+
+
+def capture(cwd: str | None = None) -> dict[str, Any]:
+    """Return git state, command line, host, Python and package versions.
+
+    Each fact is left out when it cannot be found; capturing never fails
+    the tracking call it belongs to.
+    """
+    facts: dict[str, Any] = {
+        "argv": list(sys.argv),
+        "host": socket.gethostname(),
+        "python": platform.python_version(),
+        "platform": platform.platform(terse=True),
+        "packages": package_versions(),
+    }
+    facts.update(git_state(cwd or os.getcwd()))
+    return facts
+
+
+def package_versions() -> dict[str, str]:
+    versions = {}
+    for name in KEY_PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def git_state(cwd: str) -> dict[str, Any]:
+    commit = _git(cwd, "rev-parse", "HEAD")
+    if commit is None:
+        return {}
+    status = _git(cwd, "status", "--porcelain", "--untracked-files=no")
+    return {"git_commit": commit, "git_dirty": bool(status)}
+
+
+def _git(cwd: str, *args: str) -> str | None:
+    try:
+        result = subprocess.run(
+            ["git", *args],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=GIT_TIMEOUT_SECONDS,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if result.returncode != 0:
+        return None
+    return result.stdout.strip()

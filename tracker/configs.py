@@ -1,0 +1,124 @@
+"""Experiment configs: loading files, flattening, diffs."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tracker.errors import InvalidConfig
+
+MAX_CONFIG_BYTES = 1_000_000
+MAX_PARAM_TEXT = 500
+
+
+def load_config_file(path: str | Path) -> dict[str, Any]:
+    """Read a JSON or YAML file whose top level is a mapping."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InvalidConfig(
+            f"Cannot read config file {str(path)!r}: {exc.strerror}."
+        ) from exc
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise InvalidConfig(
+            f"Config file {str(path)!r} is {len(raw)} bytes; the limit is "
+            f"{MAX_CONFIG_BYTES}. Log large files as artifacts instead."
+        )
+    try:
+        text = raw.decode("utf-8")
+        if path.suffix.lower() == ".json":
+            data = json.loads(text)
+        else:
+            data = yaml.safe_load(text)
+    except (UnicodeDecodeError, json.JSONDecodeError, yaml.YAMLError) as exc:
+        raise InvalidConfig(
+            f"Config file {str(path)!r} is not valid JSON or YAML: "
+            f"{str(exc).splitlines()[0]}"
+        ) from exc
+    return validate_config(data, source=str(path))
+
+
+def validate_config(data: Any, *, source: str = "config") -> dict[str, Any]:
+    if not isinstance(data, Mapping):
+        raise InvalidConfig(
+            f"The {source!r} top level is a {type(data).__name__}; it must be a "
+            "mapping of names to values, e.g. {\"lr\": 0.001}."
+        )
+    try:
+        # A JSON round trip rejects values the database cannot store.
+        encoded = json.dumps(data, allow_nan=False, default=_reject)
+    except (TypeError, ValueError) as exc:
+        raise InvalidConfig(f"The {source!r} cannot be stored: {exc}.") from exc
+    if len(encoded) > MAX_CONFIG_BYTES:
+        raise InvalidConfig(
+            f"The {source!r} is {len(encoded)} bytes as JSON; the limit is "
+            f"{MAX_CONFIG_BYTES}."
+        )
+    result: dict[str, Any] = json.loads(encoded)
+    return result
+
+
+def _reject(value: Any) -> Any:
+    raise TypeError(f"value {value!r} of type {type(value).__name__} is not JSON")
+
+
+def flatten(config: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """Yield (dotted key, leaf value) pairs; lists are leaves."""
+    for key, value in config.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            yield from flatten(value, dotted + ".")
+        else:
+            yield dotted, value
+
+
+def param_text(value: Any) -> str:
+    if isinstance(value, str):
+        text = value
+    elif isinstance(value, bool):
+        text = "true" if value else "false"
+    elif value is None:
+        text = "null"
+    elif isinstance(value, int | float):
+        text = repr(value)
+    else:
+        text = json.dumps(value, sort_keys=True)
+    return text[:MAX_PARAM_TEXT]
+
+
+def param_number(value: Any) -> float | None:
+    """Return the value as a number when it is one, or a string of one."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int | float):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            return None
+    else:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def diff(configs: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Return {dotted key: {name: value}} for keys whose values differ.
+
+    A key missing from one config counts as a difference, shown as None.
+    """
+    flat = {name: dict(flatten(config)) for name, config in configs.items()}
+    keys = sorted({key for values in flat.values() for key in values})
+    differences: dict[str, dict[str, Any]] = {}
+    for key in keys:
+        values = {name: values.get(key) for name, values in flat.items()}
+        present = {json.dumps(v, sort_keys=True) for v in values.values()}
+        if len(present) > 1:
+            differences[key] = values
+    return differences

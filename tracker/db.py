@@ -1,0 +1,186 @@
+"""Engine setup, sessions and schema migrations.
+
+SQLite is the default: one file in `$EXPBOT_HOME/expbot.db`, in WAL mode so
+readers never wait for the single writer. Write transactions start with
+`BEGIN IMMEDIATE`: a deferred transaction that reads first and writes later
+can fail with "database is locked" without waiting, because SQLite cannot
+upgrade a stale read snapshot, whereas IMMEDIATE takes the write lock up
+front and so honours the busy timeout.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from tracker.errors import InvalidInput, StorageError
+
+logger = logging.getLogger(__name__)
+
+BUSY_TIMEOUT_SECONDS = 30
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+_WRITE_OPTION = "expbot_write"
+
+
+def expbot_home() -> Path:
+    return Path(os.environ.get("EXPBOT_HOME") or Path.home() / ".expbot")
+
+
+def default_database_url() -> str:
+    configured = os.environ.get("EXPBOT_DATABASE_URL")
+    if configured:
+        return configured
+    return f"sqlite:///{expbot_home() / 'expbot.db'}"
+
+
+def normalize_url(url: str) -> str:
+    """Select the psycopg 3 driver for plain PostgreSQL URLs.
+
+    SQLAlchemy maps `postgresql://` to psycopg2, which expbot does not
+    install; users copy such URLs from `psql` and other tools.
+    """
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def make_engine(url: str | None = None, **options: Any) -> Engine:
+    url = normalize_url(url or default_database_url())
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise InvalidInput(
+            f"Invalid database URL {url!r}: expected e.g. "
+            "`sqlite:////path/expbot.db` or `postgresql+psycopg://user@host/db`."
+        ) from exc
+
+    if parsed.get_backend_name() == "sqlite":
+        return _make_sqlite_engine(parsed.database, url, **options)
+    return create_engine(url, pool_pre_ping=True, **options)
+
+
+def _make_sqlite_engine(database: str | None, url: str, **options: Any) -> Engine:
+    if database and database != ":memory:":
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(
+        url, connect_args={"timeout": BUSY_TIMEOUT_SECONDS}, **options
+    )
+
+    @event.listens_for(engine, "connect")
+    def configure_connection(dbapi_connection: Any, _record: Any) -> None:
+        # Autocommit at the driver level; the "begin" hook below issues BEGIN.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_SECONDS * 1000}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def begin_transaction(connection: Any) -> None:
+        write = connection.get_execution_options().get(_WRITE_OPTION, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    return engine
+
+
+class Database:
+    """An engine with read and write session factories."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect.name
+        self._read = sessionmaker(engine, expire_on_commit=False)
+        self._write = sessionmaker(
+            engine.execution_options(**{_WRITE_OPTION: True}), expire_on_commit=False
+        )
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        with translate_errors(), self._read() as session:
+            yield session
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """Open a transaction that commits on success and rolls back on error."""
+        with translate_errors(), self._write.begin() as session:
+            yield session
+
+
+@contextmanager
+def translate_errors() -> Iterator[None]:
+    try:
+        yield
+    except SQLAlchemyError as exc:
+        logger.debug("database error", exc_info=True)
+        message = str(exc.orig) if getattr(exc, "orig", None) else str(exc)
+        raise StorageError(f"Database error: {message.splitlines()[0]}") from exc
+
+
+def alembic_config(connection: Any = None) -> Any:
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None, "the migrations folder has no revisions"
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as connection:
+        if not inspect(connection).has_table("alembic_version"):
+            return None
+        return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
+def upgrade(engine: Engine) -> None:
+    """Create or upgrade the schema to the newest migration.
+
+    Several processes may start at once against a new database, so the
+    upgrade runs under a lock: SQLite's write lock, or a PostgreSQL
+    advisory lock held for the transaction.
+    """
+    from alembic import command
+
+    with translate_errors(), engine.execution_options(
+        **{_WRITE_OPTION: True}
+    ).begin() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(7146220815)"))
+        command.upgrade(alembic_config(connection), "head")
+    logger.info("database schema at revision %s", head_revision())
+
+
+_upgraded: set[str] = set()
+
+
+def ensure_schema(engine: Engine) -> None:
+    """Upgrade the schema once per process and database when it is behind."""
+    key = engine.url.render_as_string(hide_password=False)
+    if key in _upgraded:
+        return
+    with translate_errors():
+        behind = current_revision(engine) != head_revision()
+    if behind:
+        upgrade(engine)
+    _upgraded.add(key)
