@@ -18,18 +18,18 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import delete, func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from tracker import capture as capture_facts
 from tracker import configs, directions, models, validation
 from tracker.db import Database, ensure_schema, make_engine
 from tracker.errors import (
-    AmbiguousId,
     ExperimentNotFound,
     InvalidInput,
     InvalidTransition,
     PermissionDenied,
 )
+from tracker.lookup import EAGER_OPTIONS, resolve
 from tracker.records import (
     ConfigVersionRecord,
     EventRecord,
@@ -39,15 +39,7 @@ from tracker.records import (
 
 logger = logging.getLogger(__name__)
 
-MIN_PREFIX_CHARS = 6
 MAX_PAGE_SIZE = 1000
-_EAGER = (
-    selectinload(models.Experiment.tags),
-    selectinload(models.Experiment.metrics),
-    selectinload(models.Experiment.collaborators),
-    selectinload(models.Experiment.notes),
-    selectinload(models.Experiment.artifacts),
-)
 
 
 def default_researcher() -> str:
@@ -292,7 +284,9 @@ class Tracker:
         with self.db.write() as session:
             row = self._load_for_change(session, identifier, actor, False)
             now = self.clock()
-            row.artifacts.extend(models.Artifact(uri=u, created_at=now) for u in checked)
+            row.artifacts.extend(
+                models.Artifact(uri=u, created_at=now) for u in checked
+            )
             row.updated_at = now
             return ExperimentRecord.from_model(row)
 
@@ -437,7 +431,7 @@ class Tracker:
         as not found, so its existence does not leak.
         """
         with self.db.read() as session:
-            row = _resolve(session, identifier, eager=True)
+            row = resolve(session, identifier, eager=True)
             record = ExperimentRecord.from_model(row)
         if viewer is not None and not record.can_be_seen_by(viewer):
             raise ExperimentNotFound(identifier)
@@ -469,7 +463,7 @@ class Tracker:
             viewer=viewer,
             limit=limit,
             offset=max(0, int(offset)),
-        ).options(*_EAGER)
+        ).options(*EAGER_OPTIONS)
         with self.db.read() as session:
             rows = session.scalars(statement).unique().all()
             return [ExperimentRecord.from_model(row) for row in rows]
@@ -496,7 +490,7 @@ class Tracker:
         self, identifier: str, key: str | None = None
     ) -> list[MetricPointRecord]:
         with self.db.read() as session:
-            row = _resolve(session, identifier)
+            row = resolve(session, identifier)
             statement = select(models.MetricPoint).where(
                 models.MetricPoint.experiment_id == row.id
             )
@@ -512,7 +506,7 @@ class Tracker:
 
     def config_history(self, identifier: str) -> list[ConfigVersionRecord]:
         with self.db.read() as session:
-            row = _resolve(session, identifier)
+            row = resolve(session, identifier)
             versions = session.scalars(
                 select(models.ConfigVersion)
                 .where(models.ConfigVersion.experiment_id == row.id)
@@ -545,7 +539,9 @@ class Tracker:
                 .limit(limit)
             )
             return [
-                EventRecord(e.id, e.experiment_id, e.kind, e.actor, e.payload, e.created_at)
+                EventRecord(
+                    e.id, e.experiment_id, e.kind, e.actor, e.payload, e.created_at
+                )
                 for e in rows
             ]
 
@@ -619,12 +615,16 @@ class Tracker:
             _require_running(row, action)
             now = self.clock()
             self._finish(session, row, status, reason, actor, now)
-            _emit(session, row, status, actor or row.researcher, {"reason": reason}, now)
+            _emit(
+                session, row, status, actor or row.researcher, {"reason": reason}, now
+            )
             return ExperimentRecord.from_model(row)
 
     def _end_quietly(self, identifier: str, status: str, reason: str) -> None:
         try:
-            self._end(identifier, status, reason[: validation.MAX_REASON_CHARS], None, False)
+            self._end(
+                identifier, status, reason[: validation.MAX_REASON_CHARS], None, False
+            )
         except InvalidTransition:
             # The block already ended the experiment itself.
             pass
@@ -651,7 +651,7 @@ class Tracker:
         actor: str | None,
         as_admin: bool,
     ) -> models.Experiment:
-        row = _resolve(session, identifier, eager=True, for_update=True)
+        row = resolve(session, identifier, eager=True, for_update=True)
         if actor is not None and not as_admin:
             collaborators = {c.handle for c in row.collaborators}
             if actor != row.researcher and actor not in collaborators:
@@ -789,7 +789,9 @@ def _emit(
     )
 
 
-def _goals(session: Session, team: str, keys: list[str]) -> dict[str, tuple[float, str]]:
+def _goals(
+    session: Session, team: str, keys: list[str]
+) -> dict[str, tuple[float, str]]:
     """Return {metric: (goal, direction)} for metrics with a goal, team first."""
     rows = session.execute(
         select(
@@ -846,44 +848,3 @@ def _replace_config_params(
                 value_number=configs.param_number(value),
             )
         )
-
-
-def normalize_id(identifier: str) -> str:
-    text = (identifier or "").strip().lower()
-    if len(text) < MIN_PREFIX_CHARS:
-        raise InvalidInput(
-            f"Experiment id {identifier!r} is too short: type at least "
-            f"{MIN_PREFIX_CHARS} characters of the id."
-        )
-    if len(text) > 36 or any(c not in "0123456789abcdef-" for c in text):
-        raise ExperimentNotFound(identifier)
-    return text
-
-
-def _resolve(
-    session: Session,
-    identifier: str,
-    *,
-    eager: bool = False,
-    for_update: bool = False,
-) -> models.Experiment:
-    """Find an experiment by full id or unique prefix."""
-    prefix = normalize_id(identifier)
-    statement = select(models.Experiment)
-    if len(prefix) == 36:
-        statement = statement.where(models.Experiment.id == prefix)
-    else:
-        # A range on the primary key uses its index on every backend.
-        statement = statement.where(
-            models.Experiment.id >= prefix, models.Experiment.id < prefix + "~"
-        ).limit(11)
-    if for_update:
-        statement = statement.with_for_update()
-    if eager:
-        statement = statement.options(*_EAGER)
-    rows = session.scalars(statement).unique().all()
-    if not rows:
-        raise ExperimentNotFound(identifier)
-    if len(rows) > 1:
-        raise AmbiguousId(identifier, [r.id for r in rows])
-    return rows[0]

@@ -1,0 +1,422 @@
+"""The tracker's commands of the `expbot` CLI.
+
+`build_parser()` returns the parser with the tracker's subcommands; the bot
+adds `serve`, `shell` and its own commands to it and owns the entry point.
+Errors are one line on stderr: exit status 1 for not found or invalid
+input, 2 for usage errors. Read commands print only JSON with `--json`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
+
+from tracker import cli_format
+from tracker.api import Tracker
+from tracker.configs import load_config_file
+from tracker.errors import ExpbotError, InvalidInput
+
+Command = Callable[[Tracker, argparse.Namespace], int]
+
+
+class Parser(argparse.ArgumentParser):
+    """An argparse parser whose usage errors are one line and exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message}. Run `{self.prog} --help`.\n")
+
+
+def build_parser() -> Parser:
+    parser = Parser(
+        prog="expbot",
+        description="Track ML experiments and share them with your team in Slack.",
+    )
+    parser.add_argument(
+        "--database-url",
+        help="database URL (default: $EXPBOT_DATABASE_URL, else SQLite in "
+        "$EXPBOT_HOME/expbot.db)",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.required = True
+    _add_lifecycle_commands(commands)
+    _add_collaboration_commands(commands)
+    _add_read_commands(commands)
+    _add_admin_commands(commands)
+    return parser
+
+
+def _command(
+    commands: Any, name: str, handler: Command, help: str, *, read: bool = False
+) -> Parser:
+    sub: Parser = commands.add_parser(name, help=help, description=help)
+    sub.set_defaults(handler=handler)
+    if read:
+        sub.add_argument("--json", action="store_true", help="print JSON only")
+    return sub
+
+
+def _add_lifecycle_commands(commands: Any) -> None:
+    sub = _command(
+        commands, "track", cmd_track, "record a new running experiment", read=True
+    )
+    sub.add_argument("name", help="a short name, e.g. bert-base-lr3e-4")
+    sub.add_argument("--description", default="", help="what the experiment tests")
+    sub.add_argument("--config", metavar="FILE", help="a JSON or YAML config file")
+    sub.add_argument(
+        "--tag", action="append", default=[], metavar="TAG", help="a tag (repeatable)"
+    )
+    sub.add_argument("--team", help="team name (default: $EXPBOT_TEAM or default)")
+    sub.add_argument("--project", default="", help="project name")
+    sub.add_argument(
+        "--researcher", help="owner (default: $EXPBOT_RESEARCHER, then $USER)"
+    )
+    sub.add_argument(
+        "--private", action="store_true", help="visible only to you and collaborators"
+    )
+
+    sub = _command(commands, "log", cmd_log, "log metric values, e.g. loss=0.3")
+    sub.add_argument("id", help="experiment id or a unique prefix of 6+ characters")
+    sub.add_argument("metrics", nargs="+", metavar="KEY=VALUE")
+    sub.add_argument("--step", type=int, help="training step of these values")
+
+    sub = _command(
+        commands, "complete", cmd_complete, "mark a running experiment completed"
+    )
+    sub.add_argument("id")
+    sub.add_argument("metrics", nargs="*", metavar="KEY=VALUE", help="final metrics")
+    sub.add_argument(
+        "--artifact", action="append", default=[], metavar="URI", help="repeatable"
+    )
+
+    sub = _command(commands, "fail", cmd_fail, "mark a running experiment failed")
+    sub.add_argument("id")
+    sub.add_argument("--reason", default="", help="why it failed")
+
+    sub = _command(commands, "cancel", cmd_cancel, "cancel a running experiment")
+    sub.add_argument("id")
+    sub.add_argument("--reason", default="")
+
+
+def _add_collaboration_commands(commands: Any) -> None:
+    sub = _command(commands, "share", cmd_share, "add collaborators to an experiment")
+    sub.add_argument("id")
+    sub.add_argument("users", nargs="+", metavar="USER")
+
+    sub = _command(commands, "note", cmd_note, "add a note to an experiment")
+    sub.add_argument("id")
+    sub.add_argument("text", nargs="+")
+
+    sub = _command(commands, "tag", cmd_tag, "add (+tag) or remove (-tag) tags")
+    sub.add_argument("id")
+    # `-TAG` looks like an option to argparse; `parse_args` below collects
+    # such words into `changes` for this command.
+    sub.add_argument("changes", nargs="*", metavar="+TAG|-TAG")
+
+    sub = _command(
+        commands, "metric", cmd_metric, "set whether a metric is maximized or minimized"
+    )
+    sub.add_argument("name", help="metric name, e.g. val/loss")
+    sub.add_argument("direction", choices=["max", "min"])
+    sub.add_argument("--team", default="", help="only for this team")
+    sub.add_argument(
+        "--goal", type=float, help="value that writes a threshold event when reached"
+    )
+
+
+def _add_read_commands(commands: Any) -> None:
+    sub = _command(commands, "show", cmd_show, "show one experiment", read=True)
+    sub.add_argument("id")
+
+    sub = _command(
+        commands, "search", cmd_search, "search with the query language", read=True
+    )
+    sub.add_argument("query", nargs="*", help='e.g. tag:nlp accuracy>0.9 "bert"')
+    sub.add_argument("--limit", type=int, default=50)
+    sub.add_argument("--offset", type=int, default=0)
+
+    sub = _command(
+        commands, "compare", cmd_compare, "compare configs and metrics", read=True
+    )
+    sub.add_argument("ids", nargs="+", metavar="ID")
+
+    sub = _command(
+        commands,
+        "leaderboard",
+        cmd_leaderboard,
+        "rank experiments by a metric",
+        read=True,
+    )
+    sub.add_argument("metric")
+    sub.add_argument("query", nargs="*")
+    sub.add_argument("--limit", type=int, default=10)
+
+    sub = _command(
+        commands, "summary", cmd_summary, "totals, progress and best results", read=True
+    )
+    sub.add_argument("--team", help="only this team")
+
+    sub = _command(
+        commands, "history", cmd_history, "metric points of an experiment", read=True
+    )
+    sub.add_argument("id")
+    sub.add_argument("--metric", help="only this metric")
+
+    sub = _command(
+        commands, "config", cmd_config, "config versions and their diff", read=True
+    )
+    sub.add_argument("id")
+    sub.add_argument(
+        "--diff", nargs=2, type=int, metavar=("OLD", "NEW"), help="version numbers"
+    )
+
+
+def _add_admin_commands(commands: Any) -> None:
+    sub = _command(commands, "db", cmd_db, "database maintenance")
+    sub.add_argument("action", choices=["upgrade"], help="create or upgrade the schema")
+
+
+# -- command handlers -----------------------------------------------------
+
+
+def cmd_track(tracker: Tracker, args: argparse.Namespace) -> int:
+    config = load_config_file(args.config) if args.config else None
+    record = tracker.track(
+        args.name,
+        description=args.description,
+        config=config,
+        tags=args.tag,
+        team=args.team,
+        project=args.project,
+        researcher=args.researcher,
+        visibility="private" if args.private else "team",
+        source="cli",
+    )
+    if args.json:
+        return _print_json(record.to_dict())
+    print(record.id)
+    return 0
+
+
+def cmd_log(tracker: Tracker, args: argparse.Namespace) -> int:
+    tracker.log_metrics(args.id, parse_pairs(args.metrics), step=args.step)
+    return 0
+
+
+def cmd_complete(tracker: Tracker, args: argparse.Namespace) -> int:
+    record = tracker.complete(
+        args.id, parse_pairs(args.metrics), artifacts=args.artifact
+    )
+    print(f"{record.short_id} completed")
+    return 0
+
+
+def cmd_fail(tracker: Tracker, args: argparse.Namespace) -> int:
+    record = tracker.fail(args.id, args.reason)
+    print(f"{record.short_id} failed")
+    return 0
+
+
+def cmd_cancel(tracker: Tracker, args: argparse.Namespace) -> int:
+    record = tracker.cancel(args.id, args.reason)
+    print(f"{record.short_id} cancelled")
+    return 0
+
+
+def cmd_share(tracker: Tracker, args: argparse.Namespace) -> int:
+    record = tracker.share(args.id, args.users)
+    print(f"{record.short_id} shared with {', '.join(record.collaborators)}")
+    return 0
+
+
+def cmd_note(tracker: Tracker, args: argparse.Namespace) -> int:
+    tracker.add_note(args.id, " ".join(args.text))
+    return 0
+
+
+def cmd_tag(tracker: Tracker, args: argparse.Namespace) -> int:
+    add, remove = parse_tag_changes(args.changes)
+    record = tracker.tag(args.id, add=add, remove=remove)
+    print(f"{record.short_id} tags: {' '.join(record.tags) or '(none)'}")
+    return 0
+
+
+def cmd_metric(tracker: Tracker, args: argparse.Namespace) -> int:
+    tracker.set_metric_direction(
+        args.name, args.direction, team=args.team, goal=args.goal
+    )
+    return 0
+
+
+def cmd_show(tracker: Tracker, args: argparse.Namespace) -> int:
+    record = tracker.get(args.id)
+    if args.json:
+        return _print_json(record.to_dict())
+    print(cli_format.experiment(record))
+    return 0
+
+
+def cmd_search(tracker: Tracker, args: argparse.Namespace) -> int:
+    records = tracker.search(" ".join(args.query), limit=args.limit, offset=args.offset)
+    if args.json:
+        return _print_json([record.to_dict() for record in records])
+    print(cli_format.experiment_table(records))
+    return 0
+
+
+def cmd_compare(tracker: Tracker, args: argparse.Namespace) -> int:
+    comparison = tracker.compare(args.ids)
+    if args.json:
+        return _print_json(comparison.to_dict())
+    print(cli_format.comparison(comparison))
+    return 0
+
+
+def cmd_leaderboard(tracker: Tracker, args: argparse.Namespace) -> int:
+    entries = tracker.leaderboard(args.metric, " ".join(args.query), limit=args.limit)
+    if args.json:
+        return _print_json([entry.to_dict() for entry in entries])
+    print(cli_format.leaderboard(args.metric, entries))
+    return 0
+
+
+def cmd_summary(tracker: Tracker, args: argparse.Namespace) -> int:
+    summary = tracker.summary(team=args.team)
+    if args.json:
+        return _print_json(summary.to_dict())
+    print(cli_format.summary(summary))
+    return 0
+
+
+def cmd_history(tracker: Tracker, args: argparse.Namespace) -> int:
+    points = tracker.metric_history(args.id, args.metric)
+    if args.json:
+        return _print_json(
+            [
+                {
+                    "key": p.key,
+                    "value": p.value,
+                    "step": p.step,
+                    "logged_at": p.logged_at.isoformat(),
+                }
+                for p in points
+            ]
+        )
+    for point in points:
+        step = "" if point.step is None else f" step {point.step}"
+        print(f"{point.key}{step}: {point.value:g}  ({point.logged_at:%Y-%m-%d %H:%M})")
+    return 0
+
+
+def cmd_config(tracker: Tracker, args: argparse.Namespace) -> int:
+    if args.diff:
+        difference = tracker.config_diff(args.id, *args.diff)
+        if args.json:
+            return _print_json(difference)
+        print(cli_format.config_diff(difference))
+        return 0
+    versions = tracker.config_history(args.id)
+    if args.json:
+        return _print_json(
+            [
+                {
+                    "version": v.version,
+                    "author": v.author,
+                    "created_at": v.created_at.isoformat(),
+                    "config": v.config,
+                }
+                for v in versions
+            ]
+        )
+    for version in versions:
+        print(f"v{version.version} by {version.author} at {version.created_at:%F %R}")
+        print(json.dumps(version.config, indent=2, sort_keys=True))
+    return 0
+
+
+def cmd_db(tracker: Tracker, args: argparse.Namespace) -> int:
+    from tracker.db import current_revision
+
+    # Opening the Tracker already created or upgraded the schema.
+    print(f"database schema at revision {current_revision(tracker.db.engine)}")
+    return 0
+
+
+# -- argument parsing helpers ---------------------------------------------
+
+
+def parse_pairs(pairs: Sequence[str]) -> dict[str, float]:
+    """Parse `KEY=VALUE` words into metrics, naming the first bad one."""
+    metrics: dict[str, float] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise InvalidInput(
+                f"Invalid metric {pair!r}: write KEY=VALUE, e.g. accuracy=0.91."
+            )
+        try:
+            metrics[key] = float(value)
+        except ValueError:
+            raise InvalidInput(
+                f"Metric `{key}` value {value!r} is not a number; "
+                "log numbers only, e.g. accuracy=0.91."
+            ) from None
+    return metrics
+
+
+def parse_tag_changes(changes: Sequence[str]) -> tuple[list[str], list[str]]:
+    add, remove = [], []
+    for change in changes:
+        if change.startswith("+") and len(change) > 1:
+            add.append(change[1:])
+        elif change.startswith("-") and len(change) > 1:
+            remove.append(change[1:])
+        else:
+            raise InvalidInput(
+                f"Invalid tag change {change!r}: write +TAG to add or -TAG to remove."
+            )
+    return add, remove
+
+
+def _print_json(data: Any) -> int:
+    json.dump(data, sys.stdout, indent=2, sort_keys=True, default=str)
+    sys.stdout.write("\n")
+    return 0
+
+
+def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """Run a parsed command; tracker errors become one line on stderr."""
+    try:
+        needs_tracker = getattr(args, "needs_tracker", True)
+        tracker = Tracker(args.database_url) if needs_tracker else None
+        return int(args.handler(tracker, args))
+    except ExpbotError as exc:
+        print(f"{parser.prog}: {exc}", file=sys.stderr)
+        return exc.exit_status
+    except KeyboardInterrupt:
+        return 130
+
+
+def parse_args(
+    parser: argparse.ArgumentParser, argv: Sequence[str] | None = None
+) -> argparse.Namespace:
+    """Parse argv, letting `expbot tag ID -old` pass `-old` as a tag change."""
+    args, extra = parser.parse_known_args(argv)
+    if args.command == "tag":
+        args.changes = [*args.changes, *extra]
+        if not args.changes:
+            parser.error("tag needs at least one +TAG or -TAG")
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    return run(parse_args(parser, argv), parser)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
