@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, Float, Select, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from tracker import configs, models, validation
@@ -54,7 +54,7 @@ def duration_seconds(dialect: str) -> ColumnElement[float]:
     started, ended = models.Experiment.started_at, models.Experiment.ended_at
     if dialect == "sqlite":
         return (func.julianday(ended) - func.julianday(started)) * 86400.0
-    return func.extract("epoch", ended - started)
+    return func.extract("epoch", ended - started).cast(Float)
 
 
 def completion_rate(counts: dict[str, int]) -> float | None:

@@ -124,7 +124,8 @@ def translate_errors() -> Iterator[None]:
         yield
     except SQLAlchemyError as exc:
         logger.debug("database error", exc_info=True)
-        message = str(exc.orig) if getattr(exc, "orig", None) else str(exc)
+        original = getattr(exc, "orig", None)
+        message = str(original) if original is not None else str(exc)
         raise StorageError(f"Database error: {message.splitlines()[0]}") from exc
 
 
@@ -150,7 +151,9 @@ def current_revision(engine: Engine) -> str | None:
     with engine.connect() as connection:
         if not inspect(connection).has_table("alembic_version"):
             return None
-        return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        return connection.execute(
+            text("SELECT version_num FROM alembic_version")
+        ).scalar()
 
 
 def upgrade(engine: Engine) -> None:
@@ -162,9 +165,10 @@ def upgrade(engine: Engine) -> None:
     """
     from alembic import command
 
-    with translate_errors(), engine.execution_options(
-        **{_WRITE_OPTION: True}
-    ).begin() as connection:
+    with (
+        translate_errors(),
+        engine.execution_options(**{_WRITE_OPTION: True}).begin() as connection,
+    ):
         if engine.dialect.name == "postgresql":
             connection.execute(text("SELECT pg_advisory_xact_lock(7146220815)"))
         command.upgrade(alembic_config(connection), "head")

@@ -102,9 +102,9 @@ class ExperimentRecord:
             reason=row.reason,
             config=dict(row.config or {}),
             config_version=row.config_version,
-            tags=tuple(tag.tag for tag in row.tags),
-            metrics={metric.key: metric.value for metric in row.metrics},
-            collaborators=tuple(c.handle for c in row.collaborators),
+            tags=tuple(sorted(tag.tag for tag in row.tags)),
+            metrics={m.key: m.value for m in sorted(row.metrics, key=_metric_key)},
+            collaborators=tuple(sorted(c.handle for c in row.collaborators)),
             notes=tuple(
                 NoteRecord(n.id, n.author, n.text, n.created_at) for n in row.notes
             ),
@@ -112,6 +112,10 @@ class ExperimentRecord:
             custom=dict(row.custom or {}),
             reproducibility=dict(row.reproducibility or {}),
         )
+
+
+def _metric_key(metric: models.MetricSummary) -> str:
+    return metric.key
 
 
 @dataclass(frozen=True)

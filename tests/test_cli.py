@@ -1,0 +1,112 @@
+"""The installed `expbot` command, run as a subprocess like a user would."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXPBOT = shutil.which("expbot", path=str(Path(sys.executable).parent))
+
+
+@pytest.fixture
+def cli(tmp_path):
+    if EXPBOT is None:
+        pytest.fail("the expbot command is not installed next to this Python")
+    env = {
+        **os.environ,
+        "EXPBOT_HOME": str(tmp_path / "home"),
+        "EXPBOT_RESEARCHER": "alice",
+        "EXPBOT_TEAM": "nlp",
+    }
+    env.pop("EXPBOT_DATABASE_URL", None)
+
+    def run(*args: str, status: int = 0) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [EXPBOT, *args], capture_output=True, text=True, env=env, timeout=60
+        )
+        assert result.returncode == status, result.stderr
+        return result
+
+    return run
+
+
+def as_json(result: subprocess.CompletedProcess[str]):
+    return json.loads(result.stdout)
+
+
+def test_full_lifecycle_json(cli, tmp_path):
+    config = tmp_path / "config.yaml"
+    config.write_text("lr: 0.001\nmodel:\n  name: bert\n")
+
+    created = as_json(
+        cli("track", "bert-base", "--config", str(config), "--tag", "nlp", "--json")
+    )
+    first = created["id"]
+    cli("log", first[:8], "accuracy=0.91", "val/loss=0.3", "--step", "1")
+    cli("complete", first, "accuracy=0.93")
+    second = cli("track", "bert-large").stdout.strip()
+    cli("fail", second, "--reason", "CUDA out of memory")
+    cli("share", first, "bob")
+    cli("note", first, "best so far")
+
+    shown = as_json(cli("show", first, "--json"))
+    found = as_json(cli("search", "tag:nlp", "accuracy>0.9", "--json"))
+    summary = as_json(cli("summary", "--json"))
+    compared = as_json(cli("compare", first, second, "--json"))
+
+    assert created["status"] == "running"
+    assert created["config"] == {"lr": 0.001, "model": {"name": "bert"}}
+    assert shown["status"] == "completed"
+    assert shown["metrics"] == {"accuracy": 0.93, "val/loss": 0.3}
+    assert shown["collaborators"] == ["bob"]
+    assert [n["text"] for n in shown["notes"]] == ["best so far"]
+    assert [e["id"] for e in found] == [first]
+    assert summary["total"] == 2
+    assert summary["completed"] == 1
+    assert summary["failed"] == 1
+    assert summary["completion_rate"] == 0.5
+    assert set(compared["config_differences"]) == {"lr", "model.name"}
+
+
+def test_errors_are_one_line(cli):
+    missing = cli("show", "3f2a9c00", status=1)
+    usage = cli("frobnicate", status=2)
+    bad_metric = cli("log", "3f2a9c00", "accuracy", status=1)
+
+    for result in (missing, usage, bad_metric):
+        assert result.stdout == ""
+        assert len(result.stderr.strip().splitlines()) == 1
+        assert "Traceback" not in result.stderr
+    assert "3f2a9c00" in missing.stderr
+    assert "'accuracy'" in bad_metric.stderr
+
+
+def test_bad_query_exit_status(cli):
+    result = cli("search", "(tag:nlp", "--json", status=1)
+
+    assert "position" in result.stderr
+    assert result.stdout == ""
+
+
+def test_tag_accepts_minus_words(cli):
+    identifier = cli("track", "run", "--tag", "old").stdout.strip()
+
+    cli("tag", identifier, "+new", "-old")
+
+    assert as_json(cli("show", identifier, "--json"))["tags"] == ["new"]
+
+
+def test_every_command_has_help(cli):
+    from bot.cli import build_parser
+
+    parser = build_parser()
+    commands = parser._subparsers._group_actions[0].choices  # noqa: SLF001
+
+    for name, sub in commands.items():
+        assert sub.description, f"`expbot {name}` has no help text"
