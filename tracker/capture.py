@@ -7,6 +7,7 @@ import platform
 import socket
 import subprocess
 import sys
+from functools import cache
 from importlib import metadata
 from typing import Any
 
@@ -36,12 +37,13 @@ def capture(cwd: str | None = None) -> dict[str, Any]:
         "host": socket.gethostname(),
         "python": platform.python_version(),
         "platform": platform.platform(terse=True),
-        "packages": package_versions(),
+        "packages": dict(package_versions()),
     }
     facts.update(git_state(cwd or os.getcwd()))
     return facts
 
 
+@cache
 def package_versions() -> dict[str, str]:
     versions = {}
     for name in KEY_PACKAGES:
@@ -52,7 +54,14 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
+@cache
 def git_state(cwd: str) -> dict[str, Any]:
+    """Return the commit and dirty flag of the checkout at `cwd`.
+
+    Cached for the life of the process: the code a process runs is the code
+    it loaded at start, so later commits in the checkout do not describe it,
+    and a sweep of many runs then costs two git calls instead of two each.
+    """
     commit = _git(cwd, "rev-parse", "HEAD")
     if commit is None:
         return {}
