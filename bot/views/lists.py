@@ -1,0 +1,146 @@
+"""Search results as pages of rows, with a "More" button for the next page."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from slack_sdk.models.blocks import Block
+
+from bot.views.blocks import (
+    ACTION_MORE,
+    MAX_BUTTON_VALUE,
+    MAX_MESSAGE_BLOCKS,
+    actions,
+    button,
+    check_blocks,
+    code_span,
+    context,
+    section,
+)
+from bot.views.cards import experiment_row
+from tracker.errors import InvalidInput
+from tracker.records import ExperimentRecord
+
+SEARCH_PAGE_SIZE = 20
+MAX_PAGE_SIZE = 200
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    """The query and offset that a "More" button asks for."""
+
+    query: str
+    offset: int
+    page_size: int
+
+
+def search_results(
+    records: Sequence[ExperimentRecord],
+    *,
+    query: str,
+    total: int,
+    offset: int = 0,
+    page_size: int = SEARCH_PAGE_SIZE,
+    slack_ids: Mapping[str, str] | None = None,
+) -> list[list[Block]]:
+    """Build one page of search results as messages of at most 50 blocks.
+
+    `records` are the page's experiments, found at `offset` among `total`
+    matches of `query`. Rows that do not fit one message continue in the
+    next; the last message ends with a "More" button for the next page
+    when more matches remain. The first message is the reply, the rest
+    are follow-ups.
+    """
+    if not records:
+        return [check_blocks([section(_nothing_found(query, total, offset))])]
+
+    rows = [experiment_row(record, slack_ids=slack_ids) for record in records]
+    end = offset + len(rows)
+    intro = section(_summary_line(query, total, offset, end))
+    outro = _outro(query, total, end, page_size)
+
+    messages: list[list[Block]] = []
+    current: list[Block] = [intro]
+    for row in rows:
+        if len(current) == MAX_MESSAGE_BLOCKS:
+            messages.append(current)
+            current = []
+        current.append(row)
+    if len(current) + len(outro) > MAX_MESSAGE_BLOCKS:
+        messages.append(current)
+        current = []
+    current.extend(outro)
+    messages.append(current)
+    return [check_blocks(message) for message in messages]
+
+
+def more_value(query: str, offset: int, page_size: int) -> str | None:
+    """Return the More button's value as compact JSON, or None if too long."""
+    value = json.dumps(
+        {"q": query, "o": offset, "n": page_size},
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    if len(value) > MAX_BUTTON_VALUE:
+        return None
+    return value
+
+
+def parse_more_value(value: str) -> PageRequest:
+    """Read a More button's value; raise InvalidInput if it is malformed."""
+    try:
+        data = json.loads(value)
+        query, offset, page_size = data["q"], data["o"], data["n"]
+    except (ValueError, TypeError, KeyError) as exc:
+        raise InvalidInput(
+            "This More button is broken. Run the search again with `/exp search`."
+        ) from exc
+    valid = (
+        isinstance(query, str)
+        and isinstance(offset, int)
+        and isinstance(page_size, int)
+        and offset >= 0
+        and 1 <= page_size <= MAX_PAGE_SIZE
+    )
+    if not valid:
+        raise InvalidInput(
+            "This More button is broken. Run the search again with `/exp search`."
+        )
+    return PageRequest(query, offset, page_size)
+
+
+def _summary_line(query: str, total: int, start: int, end: int) -> str:
+    noun = "experiment" if total == 1 else "experiments"
+    where = f" match {code_span(query)}" if query.strip() else ""
+    return f"*{total} {noun}*{where} · showing {start + 1}–{end}"
+
+
+def _nothing_found(query: str, total: int, offset: int) -> str:
+    if total and offset >= total:
+        return (
+            f"No more results: all {total} are shown. Run the search again to refresh."
+        )
+    if query.strip():
+        return (
+            f"No experiments match {code_span(query)}. "
+            "Try fewer terms, or see `/exp help search` for the syntax."
+        )
+    return "No experiments yet. Track one with `expbot track NAME` or the Python API."
+
+
+def _outro(query: str, total: int, end: int, page_size: int) -> list[Block]:
+    remaining = total - end
+    if remaining <= 0:
+        return []
+    value = more_value(query, end, page_size)
+    if value is None:
+        return [
+            context(
+                f"{remaining} more. The query is too long to page with a button: "
+                "narrow it to see the rest."
+            )
+        ]
+    label = f"More ({min(page_size, remaining)} of {remaining})"
+    return [actions(button(label, ACTION_MORE, value))]
