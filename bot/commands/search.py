@@ -1,0 +1,156 @@
+"""`/exp search`, `leaderboard`, `compare` and `summary`: reading many experiments."""
+
+from __future__ import annotations
+
+import re
+
+from bot.commands.arguments import slack_ids, take_options, words
+from bot.commands.base import CommandContext, Reply, UsageError, command
+from bot.slack_text import escape
+from bot.views import (
+    SEARCH_PAGE_SIZE,
+    comparison_blocks,
+    leaderboard_blocks,
+    search_results,
+    summary_blocks,
+)
+from tracker.analysis import MAX_COMPARED
+
+LEADERBOARD_SIZE = 10
+# `by:@alice` as typed in Slack means `by:alice` in the search language.
+_PERSON_FIELD = re.compile(r"\b(by|with):@")
+
+SEARCH_DETAILS = """\
+Finds experiments with the search language that the CLI and channel \
+subscriptions use too. Terms are joined with AND unless you write OR.
+• words and `"quoted phrases"` match the name, description and notes
+• fields: `tag:nlp` `status:failed` `team:nlp` `project:mt` `by:@alice` \
+`with:@bob` (a collaborator) `source:nemo_run` `id:3f2a9c`
+• metrics: `accuracy>0.9` `val/loss<=0.3` `bleu!=0` (also `>=`, `<`, `=`)
+• config: `config.lr=0.001` `config.model=transformer`
+• dates: `since:2026-11-01` `until:2026-11-30`, or relative `since:7d` \
+(also `h`, `w`)
+• logic: `OR`, `NOT term` or `-term`, and parentheses
+• order: `sort:accuracy` (best first, by the metric's direction), \
+`sort:-created` (newest first)
+Examples:
+• `/exp search bert tag:nlp status:completed`
+• `/exp search accuracy>0.9 since:7d sort:accuracy`
+• `/exp search (tag:mt OR tag:asr) -status:cancelled by:@alice`
+• `/exp search "learning rate" config.optimizer=adamw`
+With no query, lists the newest experiments."""
+
+LEADERBOARD_DETAILS = """\
+Ranks experiments by a metric, best first. Whether higher or lower is \
+better follows the metric's direction: names with loss, error, perplexity, \
+wer, mae, mse, rmse or latency are minimized, all others maximized, and \
+`/exp metric` changes it. An optional query (the `/exp search` language) \
+narrows the field.
+Examples:
+• `/exp leaderboard accuracy`
+• `/exp leaderboard val/loss project:mt since:30d`
+• `/exp leaderboard bleu tag:baseline OR tag:sweep`"""
+
+COMPARE_DETAILS = f"""\
+Compares 2 to {MAX_COMPARED} experiments: their metrics side by side with \
+the best one marked, and the config keys whose values differ.
+Examples:
+• `/exp compare 3f2a9c 8b1d0e`
+• `/exp compare 3f2a9c 8b1d0e 51c7aa`"""
+
+SUMMARY_DETAILS = """\
+Shows a team's dashboard: totals by status, per-project progress, the \
+completion rate (completed over completed + failed + cancelled), mean and \
+median duration, the best experiment per metric, and the latest completed \
+ones. Without `team:`, it shows your team when you have one (see \
+`/exp link`), else all teams; `all` shows all teams.
+Examples:
+• `/exp summary`
+• `/exp summary team:nlp`
+• `/exp summary all`"""
+
+
+@command(
+    "search",
+    usage="search QUERY",
+    summary="find experiments, e.g. `tag:nlp accuracy>0.9`",
+    details=SEARCH_DETAILS,
+)
+def search(ctx: CommandContext, args: str) -> Reply:
+    query = search_query(args)
+    records = ctx.tracker.search(query, viewer=ctx.viewer, limit=SEARCH_PAGE_SIZE)
+    total = (
+        len(records)
+        if len(records) < SEARCH_PAGE_SIZE
+        else ctx.tracker.count(query, viewer=ctx.viewer)
+    )
+    handles = {record.researcher for record in records}
+    pages = search_results(
+        records, query=query, total=total, slack_ids=slack_ids(ctx, handles)
+    )
+    text = f"{total} experiments match `{escape(query)}`" if query else "Experiments"
+    followups = [Reply(text=text, blocks=blocks) for blocks in pages[1:]]
+    return Reply(text=text, blocks=pages[0], followups=followups)
+
+
+def search_query(args: str) -> str:
+    return _PERSON_FIELD.sub(r"\1:", args.strip())
+
+
+@command(
+    "leaderboard",
+    usage="leaderboard METRIC [QUERY]",
+    summary="rank experiments by a metric, best first",
+    details=LEADERBOARD_DETAILS,
+)
+def leaderboard(ctx: CommandContext, args: str) -> Reply:
+    metric, _, rest = args.strip().partition(" ")
+    if not metric:
+        raise UsageError("Name the metric to rank by, e.g. `accuracy`.")
+    query = search_query(rest)
+    entries = ctx.tracker.leaderboard(
+        metric, query, limit=LEADERBOARD_SIZE, viewer=ctx.viewer
+    )
+    direction = ctx.tracker.directions(ctx.team or "")(metric)
+    handles = {entry.experiment.researcher for entry in entries}
+    blocks = leaderboard_blocks(
+        metric, direction, entries, query=query, slack_ids=slack_ids(ctx, handles)
+    )
+    return Reply(text=f"Leaderboard for {escape(metric)}", blocks=blocks)
+
+
+@command(
+    "compare",
+    usage="compare ID ID...",
+    summary="compare the metrics and configs of experiments",
+    details=COMPARE_DETAILS,
+)
+def compare(ctx: CommandContext, args: str) -> Reply:
+    identifiers = list(dict.fromkeys(words(args)))
+    if not 2 <= len(identifiers) <= MAX_COMPARED:
+        raise UsageError(
+            f"Give 2 to {MAX_COMPARED} different experiment ids; "
+            f"got {len(identifiers)}."
+        )
+    comparison = ctx.tracker.compare(identifiers, viewer=ctx.viewer)
+    handles = {record.researcher for record in comparison.experiments}
+    blocks = comparison_blocks(comparison, slack_ids=slack_ids(ctx, handles))
+    return Reply(text=f"Comparing {len(identifiers)} experiments", blocks=blocks)
+
+
+@command(
+    "summary",
+    usage="summary [team:X]",
+    summary="a team's totals, progress and best results",
+    details=SUMMARY_DETAILS,
+)
+def summary(ctx: CommandContext, args: str) -> Reply:
+    options, rest = take_options(words(args), ["team"])
+    if rest not in ([], ["all"]):
+        raise UsageError(f"Unexpected {' '.join(rest)!r}: use `team:NAME` or `all`.")
+    team = options.get("team") or (None if rest else ctx.team)
+    result = ctx.tracker.summary(team, viewer=ctx.viewer)
+    handles = {record.researcher for record in result.latest_completed}
+    blocks = summary_blocks(result, slack_ids=slack_ids(ctx, handles))
+    scope = f"team {escape(team)}" if team else "all teams"
+    return Reply(text=f"Summary of {scope}: {result.total} experiments", blocks=blocks)

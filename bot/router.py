@@ -1,0 +1,322 @@
+"""The `/exp` slash command: acknowledge, parse, run a subcommand, respond.
+
+Slack shows the user an error if a slash command is not acknowledged within
+3 seconds, so the listener acknowledges first and does nothing else: the
+work (identifying the user, the tracker queries, the reply) runs on the
+app's command worker pool. Bolt's lazy listeners would also work, but they
+share Bolt's listener executor with the acknowledging functions, so a
+burst of slow commands could delay other requests' acks; a pool of its
+own keeps ack latency independent of command latency, and gives shutdown
+one place to wait for work in flight.
+
+`execute()` is the Slack-free core that `expbot shell` uses too.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import logging
+import time
+from concurrent.futures import Executor
+from typing import TYPE_CHECKING, Any
+
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ContextBlock,
+    MarkdownTextObject,
+    SectionBlock,
+)
+
+import bot.commands  # noqa: F401  (registers the subcommands)
+from bot import errors, slack_text
+from bot.commands.base import COMMANDS, CommandContext, Reply, UsageError
+from bot.identity import Directory
+from tracker.errors import ExpbotError
+
+if TYPE_CHECKING:
+    from slack_bolt import App
+    from slack_sdk import WebClient
+
+    from bot.settings import Settings
+    from tracker import Tracker
+
+logger = logging.getLogger(__name__)
+
+ACTION_POST_TO_CHANNEL = "expbot.post_to_channel"
+MAX_MESSAGE_BLOCKS = 50
+# A response_url accepts 5 posts within 30 minutes.
+MAX_RESPONSES = 5
+MAX_BUTTON_VALUE = 2000
+MAX_SECTION_TEXT = 3000
+
+
+# -- the Slack-free core ------------------------------------------------------
+
+
+def split_command(text: str) -> tuple[str, str]:
+    """Split `search tag:nlp` into ("search", "tag:nlp")."""
+    name, _, args = text.strip().partition(" ")
+    return name.strip().lower(), args.strip()
+
+
+def execute(ctx: CommandContext, text: str) -> Reply:
+    """Run one `/exp` line (without the `/exp`) and return the reply.
+
+    Tracker errors become a short reply naming the value and the next
+    step; any other exception an apology with a reference id, logged
+    with its traceback.
+    """
+    name, args = split_command(text)
+    name = name or "help"
+    command = COMMANDS.get(name)
+    if command is None:
+        return unknown_command(name)
+    try:
+        reply = command.handler(ctx, args)
+    except UsageError as exc:
+        return error_reply(
+            f"{errors.describe_error(exc)}\nUsage: `/exp {command.usage}`. "
+            f"Examples: `/exp help {command.name}`."
+        )
+    except ExpbotError as exc:
+        return error_reply(errors.describe_error(exc))
+    except Exception as exc:
+        reference = errors.new_reference()
+        errors.log_unexpected(exc, reference, "/exp %s by %s", name, ctx.user_id)
+        return error_reply(errors.apology(reference, f"`/exp {name}`"))
+    if command.changes_data:
+        # Posting a confirmation to a channel tells nobody anything.
+        reply.shareable = False
+    return reply
+
+
+def unknown_command(name: str) -> Reply:
+    guesses = difflib.get_close_matches(name, list(COMMANDS), n=1)
+    hint = f" Did you mean `/exp {guesses[0]}`?" if guesses else ""
+    return error_reply(
+        f":question: Unknown subcommand {slack_text.code(name)}.{hint} "
+        "Type `/exp help` for the list."
+    )
+
+
+def error_reply(text: str) -> Reply:
+    return Reply(text=text, shareable=False, error=True)
+
+
+# -- turning replies into Slack messages --------------------------------------
+
+
+def messages(reply: Reply, command_text: str | None = None) -> list[dict[str, Any]]:
+    """Return the reply and its followups as response_url payloads.
+
+    Blocks are split into messages of at most 50 (Slack's limit), and the
+    "Post to channel" button goes under the last message when the reply
+    is shareable and `command_text` (to run again) fits in a button.
+    """
+    payloads: list[dict[str, Any]] = []
+    button = _post_button(reply, command_text)
+    for part in [reply, *reply.followups]:
+        blocks = part.blocks
+        if button is not None and part is reply and not blocks:
+            # With blocks present Slack shows only them, so the text moves
+            # into a block when the button needs one.
+            blocks = [text_block(reply.text)]
+        for chunk in _chunks(blocks) or [[]]:
+            payload: dict[str, Any] = {
+                "text": part.text,
+                "response_type": part.response_type,
+            }
+            if chunk:
+                payload["blocks"] = [block.to_dict() for block in chunk]
+            payloads.append(payload)
+    if button is not None:
+        last = payloads[-1]
+        if len(last.get("blocks", [])) >= MAX_MESSAGE_BLOCKS:
+            last = {"text": reply.text, "response_type": reply.response_type}
+            payloads.append(last)
+        last.setdefault("blocks", []).append(button.to_dict())
+    if len(payloads) > MAX_RESPONSES:
+        logger.warning("reply of %d messages cut to %d", len(payloads), MAX_RESPONSES)
+        payloads = payloads[:MAX_RESPONSES]
+    return payloads
+
+
+def text_block(text: str) -> Block:
+    return SectionBlock(text=MarkdownTextObject(text=text[:MAX_SECTION_TEXT]))
+
+
+def _chunks(blocks: list[Block]) -> list[list[Block]]:
+    step = MAX_MESSAGE_BLOCKS
+    return [blocks[i : i + step] for i in range(0, len(blocks), step)]
+
+
+def _post_button(reply: Reply, command_text: str | None) -> Block | None:
+    if command_text is None or reply.error or not reply.shareable:
+        return None
+    if reply.response_type != "ephemeral":
+        return None
+    value = json.dumps({"text": command_text})
+    if len(value) > MAX_BUTTON_VALUE:
+        return None
+    button = ButtonElement(
+        text="Post to channel", action_id=ACTION_POST_TO_CHANNEL, value=value
+    )
+    return ActionsBlock(block_id="expbot.post", elements=[button])
+
+
+# -- the Bolt listeners -------------------------------------------------------
+
+
+class SlashCommand:
+    """The `/exp` listener and its "Post to channel" button."""
+
+    def __init__(self, tracker: Tracker, settings: Settings, workers: Executor):
+        self.tracker = tracker
+        self.settings = settings
+        self.workers = workers
+
+    def register(self, app: App) -> None:
+        app.command("/exp")(self.acknowledge_command)
+        app.action(ACTION_POST_TO_CHANNEL)(self.acknowledge_post)
+
+    def acknowledge_command(
+        self, ack: Any, body: dict[str, Any], respond: Any, client: WebClient
+    ) -> None:
+        ack()
+        self.workers.submit(self.run_command, body, respond, client)
+
+    def acknowledge_post(
+        self, ack: Any, body: dict[str, Any], respond: Any, client: WebClient
+    ) -> None:
+        ack()
+        self.workers.submit(self.run_post, body, respond, client)
+
+    def context(
+        self, body: dict[str, Any], client: WebClient, user_id: str, channel_id: str
+    ) -> tuple[CommandContext, Directory]:
+        directory = Directory(self.tracker, self.settings, client)
+        identity = directory.identify(user_id, body.get("user_name", ""))
+        ctx = CommandContext(
+            tracker=self.tracker,
+            settings=self.settings,
+            user_id=user_id,
+            handle=identity.handle,
+            is_admin=identity.is_admin,
+            channel_id=channel_id,
+            team=identity.team,
+            client=client,
+        )
+        return ctx, directory
+
+    def run_command(self, body: dict[str, Any], respond: Any, client: WebClient):
+        started = time.monotonic()
+        user_id = str(body.get("user_id", ""))
+        name = split_command(slack_text.unescape(body.get("text", "")))[0] or "help"
+        try:
+            ctx, directory = self.context(
+                body, client, user_id, str(body.get("channel_id", ""))
+            )
+            text = slack_text.to_plain(body.get("text", ""), directory.handle_for)
+            reply = execute(ctx, text)
+        except Exception as exc:
+            # `execute` handles its own errors; this is identity or the database.
+            reply, text = self._failure(exc, name, user_id), ""
+        self._send(respond, messages(reply, text or None), user_id)
+        outcome = "error" if reply.error else "ok"
+        elapsed = (time.monotonic() - started) * 1000
+        logger.info("/exp %s by %s: %s in %.0f ms", name, user_id, outcome, elapsed)
+
+    def run_post(self, body: dict[str, Any], respond: Any, client: WebClient):
+        """Run the command again for the channel and post it there."""
+        user_id = str((body.get("user") or {}).get("id", ""))
+        channel_id = str((body.get("channel") or {}).get("id", ""))
+        action = (body.get("actions") or [{}])[0]
+        try:
+            text = str(json.loads(action.get("value") or "{}").get("text", ""))
+            ctx, _ = self.context(body, client, user_id, channel_id)
+            ctx.public = True
+            reply = execute(ctx, text)
+        except Exception as exc:
+            reply = self._failure(exc, "post to channel", user_id)
+        if reply.error:
+            self._send(respond, messages(reply), user_id)
+            return
+        reply.response_type = "in_channel"
+        reply.blocks = [*(reply.blocks or [text_block(reply.text)])]
+        reply.blocks.append(_posted_by(user_id, text))
+        posted = self._post_in_channel(respond, client, channel_id, reply, user_id)
+        if posted:
+            _quietly(respond, delete_original=True)
+        logger.info("/exp %s posted to %s by %s", text[:40], channel_id, user_id)
+
+    def _post_in_channel(
+        self,
+        respond: Any,
+        client: WebClient,
+        channel_id: str,
+        reply: Reply,
+        user_id: str,
+    ) -> bool:
+        payloads = messages(reply)
+        if self._send(respond, payloads, user_id, replace_original=False):
+            return True
+        # A response_url expires after 30 minutes; post as the bot instead.
+        try:
+            for payload in payloads:
+                client.chat_postMessage(
+                    channel=channel_id,
+                    text=payload["text"],
+                    blocks=payload.get("blocks"),
+                )
+        except (SlackApiError, SlackClientError) as exc:
+            logger.warning("could not post to %s: %s", channel_id, exc)
+            text = (
+                ":warning: I could not post to this channel. Invite me with "
+                "`/invite @expbot` and try again."
+            )
+            _quietly(respond, text=text, response_type="ephemeral")
+            return False
+        return True
+
+    def _failure(self, exc: Exception, name: str, user_id: str) -> Reply:
+        if isinstance(exc, ExpbotError):
+            return error_reply(errors.describe_error(exc))
+        reference = errors.new_reference()
+        errors.log_unexpected(exc, reference, "/exp %s by %s", name, user_id)
+        return error_reply(errors.apology(reference, f"`/exp {name}`"))
+
+    def _send(
+        self,
+        respond: Any,
+        payloads: list[dict[str, Any]],
+        user_id: str,
+        **options: Any,
+    ) -> bool:
+        """Send payloads through the response_url; return whether all went."""
+        for payload in payloads:
+            try:
+                response = respond(**payload, **options)
+            except Exception:
+                logger.exception("response to %s failed", user_id)
+                return False
+            status = getattr(response, "status_code", 200)
+            if status >= 300:
+                logger.warning("response to %s got HTTP %s", user_id, status)
+                return False
+        return True
+
+
+def _posted_by(user_id: str, command_text: str) -> Block:
+    text = f"Posted by <@{user_id}> with {slack_text.code('/exp ' + command_text)}"
+    return ContextBlock(elements=[MarkdownTextObject(text=text)])
+
+
+def _quietly(respond: Any, **payload: Any) -> None:
+    try:
+        respond(**payload)
+    except Exception:
+        logger.warning("follow-up response failed", exc_info=True)

@@ -1,0 +1,159 @@
+"""`expbot shell`: the `/exp` commands in a terminal, with no Slack at all.
+
+The shell runs the same handlers as the bot, as one researcher, against
+the local database (or, with `--demo`, a scratch one filled with a month
+of a team's experiments), and prints each reply rendered as text. It reads
+from a readline prompt on a terminal, else line by line from stdin.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TextIO
+
+import bot.commands  # noqa: F401  (registers the subcommands)
+from bot import demo
+from bot.commands.base import COMMANDS, CommandContext, Reply
+from bot.router import execute
+from bot.settings import Settings
+from bot.slack_text import mrkdwn_to_plain
+from bot.views import render_text
+from tracker import Tracker, people, validation
+from tracker.api import default_researcher
+
+PROMPT = "/exp "
+LOCAL_USER_ID = "ULOCALSHELL"
+QUIT_WORDS = ("quit", "exit", r"\q")
+RULE = "-" * 60
+
+
+def run_shell(
+    settings: Settings,
+    *,
+    user: str | None = None,
+    demo: bool = False,
+    admin: bool = False,
+    stdin: TextIO | None = None,
+    stdout: TextIO | None = None,
+) -> int:
+    """Run the shell until end of input or `quit`; return the exit status."""
+    stdin = stdin or sys.stdin
+    stdout = stdout or sys.stdout
+    with _database(settings, demo, stdout) as tracker:
+        handle = validation.handle(user or _default_user(demo))
+        ctx = _context(tracker, settings, handle, admin)
+        interactive = stdin.isatty() and stdout.isatty()
+        if interactive:
+            _setup_readline()
+            print(_banner(handle, demo), file=stdout)
+        for line in _lines(stdin, interactive):
+            text = line.strip().removeprefix("/exp").strip()
+            if text in QUIT_WORDS:
+                break
+            if not text or text.startswith("#"):
+                continue
+            print(render_reply(execute(ctx, text)), file=stdout, flush=True)
+    return 0
+
+
+def render_reply(reply: Reply) -> str:
+    """Render a reply and its followups as terminal text."""
+    parts = []
+    for part in [reply, *reply.followups]:
+        if part.blocks:
+            parts.append(render_text(part.blocks))
+        else:
+            parts.append(mrkdwn_to_plain(part.text))
+    return f"\n{RULE}\n".join(parts) + "\n"
+
+
+@contextlib.contextmanager
+def _database(settings: Settings, with_demo: bool, stdout: TextIO) -> Iterator[Tracker]:
+    """Open the tracker; with the demo, on a scratch database removed after."""
+    if not with_demo:
+        tracker = Tracker(settings.tracker_database_url)
+        try:
+            yield tracker
+        finally:
+            tracker.close()
+        return
+    home = Path(tempfile.mkdtemp(prefix="expbot-demo-"))
+    try:
+        print("Filling a scratch database with a month of experiments...", file=stdout)
+        tracker = Tracker(f"sqlite:///{home / 'expbot.db'}", clock=demo.Clock())
+        count = len(demo.fill(tracker))
+        print(f"Recorded {count} experiments in {home}.", file=stdout, flush=True)
+        try:
+            yield tracker
+        finally:
+            tracker.close()
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def _default_user(with_demo: bool) -> str:
+    # In the demo, the default user is one of its researchers, so that
+    # `by:` searches and changes to "your" experiments work at once.
+    return next(iter(demo.RESEARCHERS)) if with_demo else default_researcher()
+
+
+def _context(
+    tracker: Tracker, settings: Settings, handle: str, admin: bool
+) -> CommandContext:
+    person = people.by_handle(tracker, handle)
+    return CommandContext(
+        tracker=tracker,
+        settings=settings,
+        user_id=LOCAL_USER_ID,
+        handle=handle,
+        is_admin=admin,
+        channel_id="local",
+        team=(person.team or None) if person else None,
+        client=None,
+    )
+
+
+def _lines(stdin: TextIO, interactive: bool) -> Iterator[str]:
+    if not interactive:
+        yield from stdin
+        return
+    while True:
+        try:
+            yield input(PROMPT)
+        except EOFError:
+            print()
+            return
+        except KeyboardInterrupt:
+            # Ctrl-C drops the line being typed, as in other shells.
+            print()
+
+
+def _banner(handle: str, with_demo: bool) -> str:
+    where = "a scratch demo database" if with_demo else "your local database"
+    return (
+        f"expbot shell: you are {handle}, on {where}.\n"
+        "Type a command as in Slack, e.g. `help`, `search status:failed`, "
+        "`summary`.\nCtrl-D or `quit` leaves."
+    )
+
+
+def _setup_readline() -> None:
+    try:
+        import readline
+    except ImportError:  # Windows without pyreadline
+        return
+
+    def complete(text: str, state: int) -> str | None:
+        buffer = readline.get_line_buffer().removeprefix("/exp").lstrip()
+        if " " in buffer:
+            return None
+        matches = [name + " " for name in sorted(COMMANDS) if name.startswith(text)]
+        return matches[state] if state < len(matches) else None
+
+    readline.set_completer(complete)
+    readline.parse_and_bind("tab: complete")

@@ -1,0 +1,180 @@
+"""The people table: researcher handles and the chat users linked to them.
+
+A person is a researcher handle (the name experiments record as their
+researcher) with an optional Slack user id and email. The functions take
+a Tracker and run one transaction each, like the Tracker's own methods.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sqlalchemy import ColumnElement, select, update
+from sqlalchemy.orm import Session
+
+from tracker import models, validation
+from tracker.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from tracker.api import Tracker
+
+# Characters a handle may not contain become "-" when one is derived from
+# an email address or a display name.
+_NOT_HANDLE = re.compile(r"[^\w.+-]+")
+MAX_HANDLE_SUFFIX = 99
+
+
+@dataclass(frozen=True)
+class PersonRecord:
+    handle: str
+    slack_user_id: str | None
+    email: str | None
+    display_name: str
+    team: str
+
+    @classmethod
+    def from_model(cls, row: models.Person) -> PersonRecord:
+        return cls(row.handle, row.slack_user_id, row.email, row.display_name, row.team)
+
+
+def by_handle(tracker: Tracker, handle: str) -> PersonRecord | None:
+    with tracker.db.read() as session:
+        row = session.get(models.Person, handle)
+        return PersonRecord.from_model(row) if row else None
+
+
+def by_slack_id(tracker: Tracker, slack_user_id: str) -> PersonRecord | None:
+    return _find_one(tracker, models.Person.slack_user_id == slack_user_id)
+
+
+def by_email(tracker: Tracker, email: str) -> PersonRecord | None:
+    return _find_one(tracker, models.Person.email == email.strip().lower())
+
+
+def handles_for(tracker: Tracker, slack_user_ids: Iterable[str]) -> dict[str, str]:
+    """Map the linked ones of `slack_user_ids` to their handles."""
+    ids = list(dict.fromkeys(slack_user_ids))
+    if not ids:
+        return {}
+    with tracker.db.read() as session:
+        rows = session.execute(
+            select(models.Person.slack_user_id, models.Person.handle).where(
+                models.Person.slack_user_id.in_(ids)
+            )
+        ).all()
+    return {slack_id: handle for slack_id, handle in rows if slack_id}
+
+
+def slack_ids_for(tracker: Tracker, handles: Iterable[str]) -> dict[str, str]:
+    """Map the linked ones of `handles` to their Slack user ids."""
+    wanted = list(dict.fromkeys(handles))
+    if not wanted:
+        return {}
+    with tracker.db.read() as session:
+        rows = session.execute(
+            select(models.Person.handle, models.Person.slack_user_id).where(
+                models.Person.handle.in_(wanted),
+                models.Person.slack_user_id.is_not(None),
+            )
+        ).all()
+    return {handle: slack_id for handle, slack_id in rows if slack_id}
+
+
+def handle_from(text: str) -> str:
+    """Derive a valid handle from an email local part or a display name."""
+    base = text.split("@", 1)[0] if "@" in text[1:] else text
+    candidate = _NOT_HANDLE.sub("-", base.strip().lower()).strip("-.")
+    return candidate[: validation.MAX_HANDLE_CHARS - 3] or "user"
+
+
+def free_handle(tracker: Tracker, base: str, *, slack_user_id: str) -> str:
+    """Return `base`, or `base2`, `base3`, ..., whichever this user may take.
+
+    A handle is free when no person has it, or when its person is linked
+    to no Slack user (experiments recorded from the CLI under that name
+    then belong to the user who takes it).
+    """
+    base = validation.handle(base)
+    with tracker.db.read() as session:
+        for number in range(1, MAX_HANDLE_SUFFIX + 1):
+            candidate = base if number == 1 else f"{base}{number}"
+            row = session.get(models.Person, candidate)
+            if row is None or row.slack_user_id in (None, slack_user_id):
+                return candidate
+    raise InvalidInput(
+        f"Handles {base} to {base}{MAX_HANDLE_SUFFIX} are all taken: "
+        "pick another with `/exp link HANDLE`."
+    )
+
+
+def link_slack_user(
+    tracker: Tracker,
+    handle: str,
+    slack_user_id: str,
+    *,
+    email: str | None = None,
+    display_name: str | None = None,
+    team: str | None = None,
+) -> PersonRecord:
+    """Link a Slack user to `handle`, creating the person if needed.
+
+    A Slack user has one handle: linking moves the Slack id (and the email,
+    which belongs to the same account) off any other person. Policy, such
+    as who may take a handle, is the caller's.
+    """
+    handle = validation.handle(handle)
+    email = email.strip().lower() if email else None
+    if team is not None:
+        team = validation.label(team, "team")
+    with tracker.db.write() as session:
+        now = tracker.clock()
+        _release(session, handle, "slack_user_id", slack_user_id)
+        if email is not None:
+            _release(session, handle, "email", email)
+        # Flush the releases first: the unique columns are checked per
+        # statement, and the update below may otherwise run before them.
+        session.flush()
+        row = session.get(models.Person, handle)
+        if row is None:
+            row = models.Person(handle=handle, display_name="", team="")
+            session.add(row)
+        row.slack_user_id = slack_user_id
+        if email is not None and row.email in (None, email):
+            row.email = email
+        if display_name:
+            row.display_name = display_name[:200]
+        if team is not None:
+            row.team = team
+        row.updated_at = now
+        return PersonRecord.from_model(row)
+
+
+def set_team(tracker: Tracker, handle: str, team: str) -> PersonRecord:
+    team = validation.label(team, "team")
+    with tracker.db.write() as session:
+        row = session.get(models.Person, handle)
+        if row is None:
+            raise InvalidInput(
+                f"No person `{handle}`: link a Slack user first with `/exp link`."
+            )
+        row.team = team
+        row.updated_at = tracker.clock()
+        return PersonRecord.from_model(row)
+
+
+def _find_one(tracker: Tracker, condition: ColumnElement[bool]) -> PersonRecord | None:
+    with tracker.db.read() as session:
+        row = session.scalars(select(models.Person).where(condition)).first()
+        return PersonRecord.from_model(row) if row else None
+
+
+def _release(session: Session, handle: str, column: str, value: str) -> None:
+    """Clear a unique column on every other person that has `value` in it."""
+    session.execute(
+        update(models.Person)
+        .where(getattr(models.Person, column) == value, models.Person.handle != handle)
+        .values({column: None})
+    )
