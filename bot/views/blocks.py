@@ -216,7 +216,7 @@ def format_number(value: float | None) -> str:
     if value == int(value) and abs(value) < 1e15:
         return str(int(value))
     magnitude = abs(value)
-    if magnitude >= 1e6 or magnitude < 1e-3:
+    if magnitude >= 1e6 or magnitude < 1e-4:
         return f"{value:.3e}"
     return f"{value:.4g}" if magnitude < 1 else f"{value:.{_decimals(magnitude)}f}"
 

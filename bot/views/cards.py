@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -193,13 +194,10 @@ def _config_text(config: Mapping[str, Any]) -> str:
 
 
 def _config_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if value is None:
-        return "null"
-    if isinstance(value, float):
-        return format_number(value)
-    return one_line(str(value))
+    if isinstance(value, str):
+        return one_line(value)
+    # Configs show exact values (3e-05, not 3.000e-05) as they were set.
+    return json.dumps(value, sort_keys=True)
 
 
 def _note_text(note: NoteRecord, slack_ids: Mapping[str, str] | None) -> str:

@@ -152,8 +152,7 @@ def _config_cell(values: Mapping[str, Any], experiment_id: str) -> str:
     value = values[experiment_id]
     if isinstance(value, str):
         return one_line(value)
-    if isinstance(value, float):
-        return format_number(value)
+    # Configs show exact values (3e-05, not 3.000e-05) as they were set.
     return json.dumps(value, sort_keys=True)
 
 

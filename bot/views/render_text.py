@@ -13,7 +13,7 @@ from typing import Any
 
 from slack_sdk.models.basic_objects import JsonObject
 
-FIELD_COLUMN = 38
+FIELD_COLUMN = 40
 DIVIDER = "-" * 40
 
 EMOJI = {
@@ -146,16 +146,14 @@ def _field_line(text: str) -> str:
 
 
 def _field_rows(fields: list[str]) -> list[str]:
-    """Lay fields out in two columns when they are short enough, else one."""
-    if any(len(field) > FIELD_COLUMN for field in fields):
-        return fields
+    """Lay fields out in pairs, two columns wide, unless the left one is too long."""
     rows = []
     for index in range(0, len(fields), 2):
         pair = fields[index : index + 2]
-        if len(pair) == 2:
+        if len(pair) == 2 and len(pair[0]) <= FIELD_COLUMN:
             rows.append(f"{pair[0].ljust(FIELD_COLUMN)}  {pair[1]}")
         else:
-            rows.append(pair[0])
+            rows.extend(pair)
     return rows
 
 
