@@ -9,7 +9,6 @@ URLs (`/response/<token>`) minted with `mint_response_url`.
 from __future__ import annotations
 
 import copy
-import json
 import logging
 import sys
 import threading
@@ -17,7 +16,7 @@ import time
 from collections.abc import Callable, Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import urlsplit
 
 from tests.fakeslack import (
     methods_chat,
@@ -36,6 +35,15 @@ from tests.fakeslack.calls import RESPONSE_URL, UPLOAD_URL, Call, CallLog
 from tests.fakeslack.faults import Fault, FaultQueue
 from tests.fakeslack.limits import RateLimit, RateLimiter
 from tests.fakeslack.response_urls import ResponseUrls
+from tests.fakeslack.wire import (
+    Reply,
+    bearer_token,
+    error_reply,
+    fault_reply,
+    parse_json_object,
+    parse_params,
+    send_reply,
+)
 from tests.fakeslack.workspace import (
     APP_TOKEN,
     BOT_TOKEN,
@@ -60,9 +68,6 @@ METHODS: dict[str, MethodFunction] = {
 }
 
 DEFAULT_RATE_LIMIT = RateLimit()
-
-# (HTTP status, JSON object or plain text body, extra headers)
-Reply = tuple[int, dict[str, Any] | str, dict[str, str]]
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -264,7 +269,7 @@ class FakeSlack:
 
         if url.path.startswith("/api/"):
             method = url.path.removeprefix("/api/")
-            params = _parse_params(url.query, body, headers)
+            params = parse_params(url.query, body, headers)
             status, reply, extra = self._handle_api(method, params, headers)
         elif url.path.startswith("/upload/"):
             method = UPLOAD_URL
@@ -272,73 +277,75 @@ class FakeSlack:
             status, reply, extra = self._handle_upload(params["file_id"], body)
         elif url.path.startswith("/response/"):
             method = RESPONSE_URL
-            params = _parse_json_object(body)
+            params = parse_json_object(body)
             token = url.path.removeprefix("/response/")
             with self.lock:
                 status, reply = self._response_urls.post(token, params, self.workspace)
             extra = {}
         else:
             method, params = "unknown", {}
-            status, reply, extra = 404, {"ok": False, "error": "not_found"}, {}
+            status, reply, extra = error_reply("not_found", status=404)
 
         response = reply if isinstance(reply, dict) else {"raw": reply}
         call = Call(method, params, headers, time.time(), url.path, status, response)
         self.log.record(call)
         logger.debug("fake slack %s -> %s %s", method, status, call.error or "ok")
-        _send(handler, status, reply, extra)
+        send_reply(handler, status, reply, extra)
 
     def _handle_api(
         self, method: str, params: dict[str, Any], headers: dict[str, str]
     ) -> Reply:
-        token = _bearer_token(headers) or params.pop("token", None)
+        token = bearer_token(headers) or params.pop("token", None)
         fault = self.faults.take(method)
         if fault is not None and fault.delay:
             self._stopping.wait(fault.delay)
         if fault is not None and fault.replaces_reply:
-            return _fault_reply(fault)
+            return fault_reply(fault)
         return self._call_method(method, params, token)
 
     def _call_method(
         self, method: str, params: dict[str, Any], token: str | None
     ) -> Reply:
-        # Slack sends the header in lower case, and Bolt looks it up that way.
-        scope_header = {"x-oauth-scopes": ",".join(sorted(self.scopes))}
         error = self._auth_error(method, token)
         if error is not None:
-            return 200, {"ok": False, "error": error}, {}
+            return error_reply(error)
         if method == "apps.connections.open":
             return self._open_connection()
         function = METHODS.get(method)
         if function is None:
-            return (
-                200,
-                {"ok": False, "error": "unknown_method", "req_method": method},
-                {},
-            )
-        needed = METHOD_SCOPES.get(method, ())
-        if needed and not self.scopes.intersection(needed):
-            reply = {"ok": False, "error": "missing_scope", "needed": needed[0]}
-            return 200, reply, scope_header
-        if method == "chat.postMessage":
-            retry_after = self._rate_limit(params.get("channel"))
-            if retry_after is not None:
-                return (
-                    429,
-                    {"ok": False, "error": "ratelimited"},
-                    {"Retry-After": str(retry_after)},
-                )
+            return error_reply("unknown_method", req_method=method)
+        rejected = self._missing_scope(method) or self._rate_limited(method, params)
+        if rejected is not None:
+            return rejected
 
         request = ApiRequest(method, params, self.workspace, self.scopes, self.base_url)
+        # Slack sends the header in lower case, and Bolt looks it up that way.
+        scope_header = {"x-oauth-scopes": ",".join(sorted(self.scopes))}
         with self.lock:
             try:
                 fields = function(request)
             except SlackError as exc:
-                return (
-                    200,
-                    {"ok": False, "error": exc.error, **exc.fields},
-                    scope_header,
-                )
+                return error_reply(exc.error, headers=scope_header, **exc.fields)
         return 200, {"ok": True, **fields}, scope_header
+
+    def _missing_scope(self, method: str) -> Reply | None:
+        needed = METHOD_SCOPES.get(method, ())
+        if not needed or self.scopes.intersection(needed):
+            return None
+        return error_reply("missing_scope", needed=needed[0])
+
+    def _rate_limited(self, method: str, params: dict[str, Any]) -> Reply | None:
+        if method != "chat.postMessage" or self._rate_limiter is None:
+            return None
+        channel_key = str(params.get("channel"))
+        with self.lock:
+            channel = self.workspace.find_channel(channel_key)
+        retry_after = self._rate_limiter.acquire(channel.id if channel else channel_key)
+        if retry_after is None:
+            return None
+        return error_reply(
+            "ratelimited", status=429, headers={"Retry-After": str(retry_after)}
+        )
 
     def _auth_error(self, method: str, token: str | None) -> str | None:
         if not token:
@@ -355,79 +362,13 @@ class FakeSlack:
     def _open_connection(self) -> Reply:
         if self.socket_mode_url is None:
             # Not a Slack error: the test did not start a SocketModeFake.
-            return 200, {"ok": False, "error": "fake_socket_mode_not_started"}, {}
+            return error_reply("fake_socket_mode_not_started")
         return 200, {"ok": True, "url": self.socket_mode_url()}, {}
-
-    def _rate_limit(self, channel_key: Any) -> int | None:
-        if self._rate_limiter is None:
-            return None
-        with self.lock:
-            channel = self.workspace.find_channel(str(channel_key))
-        return self._rate_limiter.acquire(channel.id if channel else str(channel_key))
 
     def _handle_upload(self, file_id: str, body: bytes) -> Reply:
         with self.lock:
             uploaded = self.workspace.files.get(file_id)
             if uploaded is None:
-                return 404, {"ok": False, "error": "file_not_found"}, {}
+                return error_reply("file_not_found", status=404)
             uploaded.content = body
         return 200, {"ok": True, "size": len(body)}, {}
-
-
-def _bearer_token(headers: dict[str, str]) -> str | None:
-    for name, value in headers.items():
-        if name.lower() == "authorization" and value.startswith("Bearer "):
-            return value.removeprefix("Bearer ").strip()
-    return None
-
-
-def _parse_json_object(body: bytes) -> dict[str, Any]:
-    try:
-        parsed = json.loads(body or b"{}")
-    except json.JSONDecodeError:
-        return {"_invalid_json": body.decode("utf-8", "replace")}
-    return parsed if isinstance(parsed, dict) else {"_json": parsed}
-
-
-def _parse_params(query: str, body: bytes, headers: dict[str, str]) -> dict[str, Any]:
-    """Merge query string and body parameters, as Slack accepts both."""
-    params: dict[str, Any] = dict(parse_qsl(query, keep_blank_values=True))
-    content_type = next(
-        (v for k, v in headers.items() if k.lower() == "content-type"), ""
-    )
-    media_type = content_type.split(";")[0].strip().lower()
-    if media_type == "application/json":
-        params.update(_parse_json_object(body))
-    elif body:
-        params.update(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
-    return params
-
-
-def _fault_reply(fault: Fault) -> Reply:
-    headers: dict[str, str] = {}
-    if fault.retry_after is not None:
-        headers["Retry-After"] = str(fault.retry_after)
-    if fault.body is not None:
-        return fault.status, fault.body, headers
-    return fault.status, {"ok": False, "error": fault.error or "fatal_error"}, headers
-
-
-def _send(
-    handler: BaseHTTPRequestHandler,
-    status: int,
-    reply: dict[str, Any] | str,
-    headers: dict[str, str],
-) -> None:
-    if isinstance(reply, str):
-        payload = reply.encode("utf-8")
-        content_type = "text/plain; charset=utf-8"
-    else:
-        payload = json.dumps(reply).encode("utf-8")
-        content_type = "application/json; charset=utf-8"
-    handler.send_response(status)
-    handler.send_header("Content-Type", content_type)
-    handler.send_header("Content-Length", str(len(payload)))
-    for name, value in headers.items():
-        handler.send_header(name, value)
-    handler.end_headers()
-    handler.wfile.write(payload)
