@@ -1,0 +1,1 @@
+"""Benchmarks of expbot side by side with MLflow; run with `python -m bench`."""

@@ -1,0 +1,56 @@
+"""A scratch PostgreSQL database for one benchmark run, created and dropped."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+logger = logging.getLogger(__name__)
+
+SERVER_URL = "postgresql+psycopg://postgres@127.0.0.1:5432"
+
+
+@contextmanager
+def scratch_database(name: str, server_url: str = SERVER_URL) -> Iterator[str]:
+    """Create database `name` (dropping a leftover one), yield its URL, drop it."""
+    _execute(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    _execute(server_url, f'CREATE DATABASE "{name}"')
+    logger.info("created PostgreSQL database %s", name)
+    try:
+        yield f"{server_url}/{name}"
+    finally:
+        _execute(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        logger.info("dropped PostgreSQL database %s", name)
+
+
+def server_version(server_url: str = SERVER_URL) -> str:
+    import psycopg
+
+    with psycopg.connect(_libpq_url(server_url) + "/postgres") as connection:
+        row = connection.execute("SHOW server_version").fetchone()
+    return str(row[0]) if row else "unknown"
+
+
+def reachable(server_url: str = SERVER_URL) -> bool:
+    import psycopg
+
+    try:
+        with psycopg.connect(_libpq_url(server_url) + "/postgres", connect_timeout=3):
+            return True
+    except psycopg.OperationalError:
+        return False
+
+
+def _execute(server_url: str, statement: str) -> None:
+    import psycopg
+
+    # CREATE and DROP DATABASE cannot run inside a transaction block.
+    with psycopg.connect(
+        _libpq_url(server_url) + "/postgres", autocommit=True
+    ) as connection:
+        connection.execute(statement)
+
+
+def _libpq_url(server_url: str) -> str:
+    return server_url.replace("postgresql+psycopg://", "postgresql://", 1)

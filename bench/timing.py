@@ -1,0 +1,62 @@
+"""Repeated timing with a warm-up, summarised as median, p95 and p99."""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Stats:
+    """Latencies in milliseconds over `count` timed calls."""
+
+    count: int
+    median_ms: float
+    p95_ms: float
+    p99_ms: float
+    max_ms: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def percentile(samples: list[float], fraction: float) -> float:
+    """Return the nearest-rank percentile: the smallest value with at least
+    `fraction` of the samples at or below it."""
+    ordered = sorted(samples)
+    rank = max(1, math.ceil(fraction * len(ordered)))
+    return ordered[rank - 1]
+
+
+def summarize(samples_ms: list[float]) -> Stats:
+    return Stats(
+        count=len(samples_ms),
+        median_ms=statistics.median(samples_ms),
+        p95_ms=percentile(samples_ms, 0.95),
+        p99_ms=percentile(samples_ms, 0.99),
+        max_ms=max(samples_ms),
+    )
+
+
+def measure(call: Callable[[], object], repeat: int, warmup: int = 3) -> Stats:
+    """Call `call` `warmup` times untimed, then `repeat` times timed."""
+    for _ in range(warmup):
+        call()
+    samples = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        call()
+        samples.append((time.perf_counter() - started) * 1000)
+    return summarize(samples)
+
+
+def rate(count: int, call: Callable[[], object]) -> tuple[float, float]:
+    """Run `call` once; return (seconds taken, `count` per second)."""
+    started = time.perf_counter()
+    call()
+    seconds = time.perf_counter() - started
+    return seconds, count / seconds if seconds > 0 else math.inf

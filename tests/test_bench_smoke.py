@@ -1,0 +1,104 @@
+"""The benchmark harness at a tiny size: it runs, and both sides agree.
+
+Timings are not checked here; `python -m bench` is for that. MLflow's side
+is skipped when MLflow is not installed (it is in the `bench` extra).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench import report
+from bench.questions import questions
+from bench.runner import Options, run
+from bench.workload import STEPS, generate
+
+HAS_MLFLOW = importlib.util.find_spec("mlflow") is not None
+
+# MLflow 3.17's store uses the `noload` loader option, which SQLAlchemy 2.1
+# deprecates; the warning is MLflow's, not expbot's.
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:The ``noload`` loader strategy is deprecated"
+)
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    options = Options(
+        size=50,
+        repeat=2,
+        write_sample=10,
+        slash_requests=3,
+        skip_mlflow=not HAS_MLFLOW,
+        workdir=tmp_path_factory.mktemp("bench"),
+    )
+    return run(options)
+
+
+def test_workload_same_seed_same_experiments() -> None:
+    assert generate(30, seed=3) == generate(30, seed=3)
+
+
+def test_workload_other_seed_differs() -> None:
+    assert generate(30, seed=3) != generate(30, seed=4)
+
+
+def test_workload_status_mix_like_teams() -> None:
+    counts = Counter(spec.status for spec in generate(2000))
+    for status, share in [
+        ("completed", 0.70),
+        ("failed", 0.15),
+        ("cancelled", 0.05),
+        ("running", 0.10),
+    ]:
+        assert abs(counts[status] / 2000 - share) < 0.03, status
+
+
+def test_workload_sorted_by_creation() -> None:
+    created = [spec.created for spec in generate(200)]
+    assert created == sorted(created)
+
+
+def test_workload_logs_every_step() -> None:
+    spec = generate(1)[0]
+    assert len(spec.points) == STEPS
+
+
+def test_expbot_answers_match_reference(results: dict[str, Any]) -> None:
+    answers = results["backends"]["expbot_sqlite"]["questions"]
+    for question in questions():
+        assert answers[question.key]["matches_reference"], question.key
+
+
+@pytest.mark.skipif(not HAS_MLFLOW, reason="MLflow is not installed")
+def test_mlflow_answers_match_reference(results: dict[str, Any]) -> None:
+    answers = results["backends"]["mlflow_sqlite"]["questions"]
+    for question in questions():
+        assert answers[question.key]["matches_reference"], question.key
+
+
+def test_bench_run_has_no_warnings(results: dict[str, Any]) -> None:
+    assert results["warnings"] == []
+
+
+def test_bench_times_write_sample(results: dict[str, Any]) -> None:
+    load = results["backends"]["expbot_sqlite"]["load"]
+    assert load["write_sample"] == 10
+    assert load["runs_per_second"] > 0
+
+
+def test_bench_table_lists_every_question(results: dict[str, Any]) -> None:
+    table = report.format_text(results)
+    for question in questions():
+        assert question.title in table, question.key
+
+
+def test_bench_results_saved_as_json(results: dict[str, Any], tmp_path: Path) -> None:
+    path = report.save(results, tmp_path)
+    assert json.loads(path.read_text())["options"]["size"] == 50
