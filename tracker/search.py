@@ -1,0 +1,413 @@
+"""Compile a parsed search query to SQL over the ORM models.
+
+Every construct becomes a WHERE condition or an ORDER BY term, so the
+database does the filtering and sorting. Conditions on related rows
+(tags, collaborators, metrics, config) are correlated EXISTS subqueries,
+which the primary keys of those tables turn into index lookups. The SQL
+runs on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import operator
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Float,
+    Select,
+    SQLColumnExpression,
+    and_,
+    func,
+    literal,
+    not_,
+    or_,
+    select,
+    true,
+)
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import aliased
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
+
+from tracker.models import Collaborator, ConfigParam, Experiment, MetricSummary, Tag
+from tracker.query import (
+    And,
+    ConfigCmp,
+    DateBound,
+    Field,
+    MetricCmp,
+    Node,
+    Not,
+    Or,
+    Query,
+    RelativeDay,
+    SortKey,
+    Text,
+    TimePoint,
+)
+
+DirectionOf = Callable[[str], str]
+
+_COMPARE: dict[str, Callable[[Any, Any], ColumnElement[bool]]] = {
+    "=": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+_COLUMN_FIELDS = {
+    "status": Experiment.status,
+    "team": Experiment.team,
+    "project": Experiment.project,
+    "by": Experiment.researcher,
+    "source": Experiment.source,
+}
+_EARLIEST = dt.datetime.min.replace(tzinfo=dt.UTC)
+_LATEST = dt.datetime.max.replace(tzinfo=dt.UTC)
+
+
+def select_experiments(
+    query: Query,
+    *,
+    now: dt.datetime,
+    direction_of: DirectionOf,
+    viewer: str | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+    tz: dt.tzinfo = dt.UTC,
+) -> Select[Experiment]:
+    """Build `select(Experiment)` filtered and ordered by the query.
+
+    With a `viewer` handle, private experiments are left out unless the
+    viewer is their researcher or a collaborator. With None, all are kept.
+    """
+    statement = select(Experiment)
+    if query.where is not None:
+        statement = statement.where(compile_where(query.where, now=now, tz=tz))
+    if viewer is not None:
+        statement = statement.where(visible_to(viewer))
+    # An outer join per sorted metric lets PostgreSQL sort with one hash
+    # join instead of a subquery per row; the (experiment_id, key) primary
+    # key keeps it to at most one row per experiment.
+    metric_values: dict[str, SQLColumnExpression[float]] = {}
+    for key in query.sort:
+        if key.is_metric and key.name not in metric_values:
+            summary = aliased(MetricSummary)
+            statement = statement.outerjoin(
+                summary,
+                and_(summary.experiment_id == Experiment.id, summary.key == key.name),
+            )
+            metric_values[key.name] = summary.value
+    statement = statement.order_by(
+        *compile_order(
+            query.sort, direction_of=direction_of, metric_values=metric_values
+        )
+    )
+    if limit is not None:
+        statement = statement.limit(limit)
+    if offset:
+        statement = statement.offset(offset)
+    return statement
+
+
+def matches_sql(
+    query: Query,
+    experiment_id: str,
+    *,
+    now: dt.datetime,
+    viewer: str | None = None,
+    tz: dt.tzinfo = dt.UTC,
+) -> Select[int]:
+    """Build a select that returns one row of 1 if the experiment matches.
+
+    The query's sort terms are ignored. It returns no row when the
+    experiment does not match, does not exist, or is hidden from `viewer`.
+    """
+    statement = (
+        select(literal(1)).select_from(Experiment).where(Experiment.id == experiment_id)
+    )
+    if query.where is not None:
+        statement = statement.where(compile_where(query.where, now=now, tz=tz))
+    if viewer is not None:
+        statement = statement.where(visible_to(viewer))
+    return statement
+
+
+def visible_to(viewer: str) -> ColumnElement[bool]:
+    """Return the condition that the viewer may see an experiment."""
+    collaborates = (
+        select(Collaborator.experiment_id)
+        .where(
+            Collaborator.experiment_id == Experiment.id,
+            Collaborator.handle == viewer,
+        )
+        .exists()
+    )
+    return or_(
+        Experiment.visibility != "private",
+        Experiment.researcher == viewer,
+        collaborates,
+    )
+
+
+# -- WHERE -------------------------------------------------------------------
+
+
+def compile_where(
+    node: Node | None, *, now: dt.datetime, tz: dt.tzinfo = dt.UTC
+) -> ColumnElement[bool]:
+    """Compile a query node to a boolean SQL expression on `Experiment`.
+
+    `now` (timezone-aware) anchors relative times like `since:7d`. `tz` is
+    the zone in which dates without an offset are read, so `until:2026-11-30`
+    ends at midnight in that zone.
+    """
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError(f"now={now!r} is naive: pass a timezone-aware datetime")
+    if node is None:
+        return true()
+    return _compile(node, now, tz)
+
+
+def _compile(node: Node, now: dt.datetime, tz: dt.tzinfo) -> ColumnElement[bool]:
+    if isinstance(node, And):
+        return and_(*(_compile(operand, now, tz) for operand in node.operands))
+    if isinstance(node, Or):
+        return or_(*(_compile(operand, now, tz) for operand in node.operands))
+    if isinstance(node, Not):
+        return not_(_compile(node.operand, now, tz))
+    if isinstance(node, Text):
+        return Experiment.search_text.contains(node.value, autoescape=True)
+    if isinstance(node, Field):
+        return _compile_field(node)
+    if isinstance(node, MetricCmp):
+        return _metric_exists(node)
+    if isinstance(node, ConfigCmp):
+        return _config_exists(node)
+    return _compile_date(node, now, tz)
+
+
+def _compile_field(node: Field) -> ColumnElement[bool]:
+    if node.name in _COLUMN_FIELDS:
+        return _COLUMN_FIELDS[node.name] == node.value
+    if node.name == "tag":
+        return (
+            select(Tag.experiment_id)
+            .where(Tag.experiment_id == Experiment.id, Tag.tag == node.value)
+            .exists()
+        )
+    if node.name == "with":
+        return (
+            select(Collaborator.experiment_id)
+            .where(
+                Collaborator.experiment_id == Experiment.id,
+                Collaborator.handle == node.value,
+            )
+            .exists()
+        )
+    if node.name == "id":
+        return _id_prefix(node.value)
+    raise ValueError(f"field {node.name!r} has no SQL form")
+
+
+def _id_prefix(prefix: str) -> ColumnElement[bool]:
+    """Match ids starting with `prefix` by a range scan on the primary key.
+
+    The substring test keeps the match exact whatever the column's
+    collation; the range bounds only let the database use the index.
+    """
+    lower = prefix.rstrip("-")
+    conditions = [
+        Experiment.id >= lower,
+        func.substr(Experiment.id, 1, len(prefix)) == prefix,
+    ]
+    upper = _next_hex_prefix(lower)
+    if upper is not None:
+        conditions.append(Experiment.id < upper)
+    return and_(*conditions)
+
+
+def _next_hex_prefix(prefix: str) -> str | None:
+    """Return the least hex string above every id that starts with `prefix`.
+
+    It steps within 0-9a-f (9 -> a, f carries) instead of to the next code
+    point, because `9` + 1 is `:`, which a locale collation may order
+    anywhere. Dashes are dropped, as UUIDs have them in fixed places.
+    """
+    characters = list(prefix)
+    while characters:
+        last = characters.pop()
+        if last in "-f":
+            continue
+        following = "a" if last == "9" else chr(ord(last) + 1)
+        return "".join(characters) + following
+    return None
+
+
+def _metric_exists(node: MetricCmp) -> ColumnElement[bool]:
+    compare = _COMPARE[node.operator]
+    return (
+        select(MetricSummary.experiment_id)
+        .where(
+            MetricSummary.experiment_id == Experiment.id,
+            MetricSummary.key == node.name,
+            compare(MetricSummary.value, node.value),
+        )
+        .exists()
+    )
+
+
+def _config_exists(node: ConfigCmp) -> ColumnElement[bool]:
+    compare = _COMPARE[node.operator]
+    if isinstance(node.value, float):
+        condition = compare(ConfigParam.value_number, node.value)
+    else:
+        condition = compare(ConfigParam.value_text, node.value)
+    return (
+        select(ConfigParam.experiment_id)
+        .where(
+            ConfigParam.experiment_id == Experiment.id,
+            ConfigParam.key == node.key,
+            condition,
+        )
+        .exists()
+    )
+
+
+def _compile_date(
+    node: DateBound, now: dt.datetime, tz: dt.tzinfo
+) -> ColumnElement[bool]:
+    point = node.point
+    if node.bound == "since":
+        return Experiment.created_at >= _start(point, now, tz)
+    if isinstance(point, (dt.datetime, dt.timedelta)):
+        return Experiment.created_at <= _start(point, now, tz)
+    # `until:` a calendar day includes all of that day.
+    try:
+        next_day = _calendar_day(point, now, tz) + dt.timedelta(days=1)
+    except OverflowError:
+        return true()
+    return Experiment.created_at < _start(next_day, now, tz)
+
+
+def _start(point: TimePoint, now: dt.datetime, tz: dt.tzinfo) -> dt.datetime:
+    """Return the UTC instant at which a time point begins.
+
+    Points beyond Python's datetime range clamp to its ends, where every
+    stored time lies on the expected side.
+    """
+    if isinstance(point, dt.timedelta):
+        try:
+            return now.astimezone(dt.UTC) - point
+        except OverflowError:
+            return _EARLIEST
+    if isinstance(point, dt.datetime):
+        local = point if point.tzinfo is not None else point.replace(tzinfo=tz)
+    else:
+        day = _calendar_day(point, now, tz)
+        local = dt.datetime.combine(day, dt.time(), tzinfo=tz)
+    try:
+        return local.astimezone(dt.UTC)
+    except OverflowError:
+        return _EARLIEST if local.year < 5000 else _LATEST
+
+
+def _calendar_day(
+    point: dt.date | RelativeDay, now: dt.datetime, tz: dt.tzinfo
+) -> dt.date:
+    if isinstance(point, RelativeDay):
+        return now.astimezone(tz).date() - dt.timedelta(days=point.days_ago)
+    return point
+
+
+# -- ORDER BY ----------------------------------------------------------------
+
+
+class _Seconds(FunctionElement[float]):
+    """Seconds from the first timestamp argument to the second."""
+
+    type = Float()
+    inherit_cache = True
+
+
+@compiles(_Seconds, "sqlite")
+def _seconds_sqlite(element: _Seconds, compiler: SQLCompiler, **kw: Any) -> str:
+    start, end = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"((julianday({end}) - julianday({start})) * 86400.0)"
+
+
+@compiles(_Seconds)
+def _seconds_default(element: _Seconds, compiler: SQLCompiler, **kw: Any) -> str:
+    start, end = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"EXTRACT(EPOCH FROM ({end} - {start}))"
+
+
+def compile_order(
+    sort: Sequence[SortKey],
+    *,
+    direction_of: DirectionOf,
+    metric_values: Mapping[str, SQLColumnExpression[float]] | None = None,
+) -> list[ColumnElement[Any]]:
+    """Compile sort keys to ORDER BY terms, ending with the default order.
+
+    After the given keys come newest created first (unless `created` was
+    one of them) and the id, so pages are stable. `direction_of(metric)`
+    returns "max" or "min", and experiments without the metric sort last
+    either way. A metric's value is read from `metric_values[name]` when
+    the caller has joined it, else from a correlated subquery.
+    """
+    terms: list[ColumnElement[Any]] = []
+    for key in sort:
+        terms.extend(_order_terms(key, direction_of, metric_values or {}))
+    if not any(key.name == "created" for key in sort):
+        terms.append(Experiment.created_at.desc())
+    terms.append(Experiment.id.asc())
+    return terms
+
+
+def _order_terms(
+    key: SortKey,
+    direction_of: DirectionOf,
+    metric_values: Mapping[str, SQLColumnExpression[float]],
+) -> list[ColumnElement[Any]]:
+    if key.is_metric:
+        direction = direction_of(key.name)
+        if direction not in ("max", "min"):
+            raise ValueError(
+                f"direction_of({key.name!r}) returned {direction!r}, not 'max' or 'min'"
+            )
+        value = metric_values.get(key.name)
+        if value is None:
+            value = _metric_value(key.name)
+        descending = (direction == "max") != key.reverse
+        return [_ordered(value, descending)]
+    if key.name == "name":
+        lowered = func.lower(Experiment.name)
+        return [_ordered(lowered, key.reverse), _ordered(Experiment.name, key.reverse)]
+    column: SQLColumnExpression[Any] = {
+        "created": Experiment.created_at,
+        "updated": Experiment.updated_at,
+        "started": Experiment.started_at,
+        "ended": Experiment.ended_at,
+        "duration": _Seconds(Experiment.started_at, Experiment.ended_at),
+    }[key.name]
+    return [_ordered(column, key.reverse)]
+
+
+def _metric_value(name: str) -> ColumnElement[float]:
+    return (
+        select(MetricSummary.value)
+        .where(MetricSummary.experiment_id == Experiment.id, MetricSummary.key == name)
+        .scalar_subquery()
+    )
+
+
+def _ordered(
+    expression: SQLColumnExpression[Any], descending: bool
+) -> ColumnElement[Any]:
+    ordered = expression.desc() if descending else expression.asc()
+    return ordered.nulls_last()
