@@ -91,3 +91,22 @@ def sqlite_tracker(sqlite_url, clock) -> Iterator[Tracker]:
     instance = Tracker(sqlite_url, clock=clock)
     yield instance
     instance.close()
+
+
+# -- the Slack bot ----------------------------------------------------------
+
+pytest_plugins = ["tests.fakeslack.pytest_plugin"]
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    """Print the slowest ack of a Slack request measured in this run."""
+    from tests.bot_server import ACK_TIMES
+
+    if not ACK_TIMES:
+        return
+    seconds, what = max(ACK_TIMES)
+    terminalreporter.write_sep("-", "Slack acks")
+    terminalreporter.write_line(
+        f"{len(ACK_TIMES)} acks measured; slowest {seconds * 1000:.0f} ms "
+        f"({what}); Slack's limit is 3000 ms"
+    )
