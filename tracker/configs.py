@@ -48,7 +48,7 @@ def validate_config(data: Any, *, source: str = "config") -> dict[str, Any]:
     if not isinstance(data, Mapping):
         raise InvalidConfig(
             f"The {source!r} top level is a {type(data).__name__}; it must be a "
-            "mapping of names to values, e.g. {\"lr\": 0.001}."
+            'mapping of names to values, e.g. {"lr": 0.001}.'
         )
     try:
         # A JSON round trip rejects values the database cannot store.
