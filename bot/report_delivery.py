@@ -1,0 +1,240 @@
+"""Posting a team report to Slack, once per (schedule, period).
+
+The report message goes first and its charts follow as files in the
+message's thread. In that order a retry never posts the report twice:
+the message ts is stored as soon as Slack returns it, so a retry after a
+failed upload only uploads the charts. A channel gets one top-level
+message per report, and the charts sit under it.
+
+Posting works in public channels the bot is not in (chat:write.public),
+but uploading does not, and neither works in a private channel the bot is
+not in (Slack answers channel_not_found there). In both cases the
+schedule's owner gets a direct message that says how to invite the bot,
+and the catch-up job retries until the next report is due.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from bot import schedule_store as store
+from bot.schedule_rules import ScheduleRecord, latest_due, period_for
+from bot.slack_calls import UNKNOWN, SlackFailure, classify
+from bot.views.report import report_blocks
+from tracker import people
+from tracker.report_periods import Period
+from tracker.report_render import headline
+from tracker.reports import TeamReport, build_report
+
+if TYPE_CHECKING:
+    from slack_sdk import WebClient
+
+    from tracker import Tracker
+
+logger = logging.getLogger(__name__)
+
+# Slack's answers when the bot may not post or upload in a channel.
+NOT_IN_CHANNEL_ERRORS = frozenset({"not_in_channel", "channel_not_found"})
+# A report refused for another reason is retried for this long after it
+# was due; one whose bot is not in the channel, until the next is due.
+RETRY_FAILED_FOR = dt.timedelta(hours=24)
+NOT_DUE = "not_due"
+SKIPPED = "skipped"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    state: str
+    message_ts: str | None = None
+    error: str = ""
+
+
+def deliver_due(
+    tracker: Tracker,
+    client: WebClient,
+    schedule: ScheduleRecord,
+    now: dt.datetime | None = None,
+) -> str:
+    """Send the schedule's latest due report unless it went out already.
+
+    Returns the delivery's new state, or NOT_DUE / SKIPPED when there was
+    nothing to send or another process holds the claim.
+    """
+    now = now or tracker.clock()
+    firing = latest_due(schedule, now)
+    if firing is None or not schedule.active:
+        return NOT_DUE
+    period = period_for(schedule, firing)
+    claim = store.claim_delivery(
+        tracker,
+        schedule.id,
+        period.label,
+        retry_failed=now - firing < RETRY_FAILED_FOR,
+        retry_not_in_channel=True,
+    )
+    if claim is None:
+        return SKIPPED
+
+    try:
+        outcome = send_claimed(tracker, client, schedule, period, claim)
+    except Exception as exc:
+        logger.exception(
+            "report for schedule %s period %s failed", schedule.id, period.label
+        )
+        outcome = Outcome(
+            store.FAILED, claim.message_ts, f"{type(exc).__name__}: {exc}"
+        )
+    store.finish_delivery(
+        tracker,
+        claim,
+        outcome.state,
+        message_ts=outcome.message_ts,
+        error=outcome.error,
+    )
+    logger.info(
+        "report for schedule %s period %s in %s: %s%s",
+        schedule.id,
+        period.label,
+        schedule.channel_id,
+        outcome.state,
+        f" ({outcome.error})" if outcome.error else "",
+    )
+    return outcome.state
+
+
+def send_claimed(
+    tracker: Tracker,
+    client: WebClient,
+    schedule: ScheduleRecord,
+    period: Period,
+    claim: store.Claim,
+) -> Outcome:
+    """Post the message unless an earlier attempt did, then upload the charts."""
+    report = build_report(tracker, schedule.team, period)
+    message_ts = claim.message_ts
+    if message_ts is None:
+        try:
+            message_ts = post_report(
+                client, schedule.channel_id, report, slack_ids_for(tracker, report)
+            )
+        except SlackFailure as failure:
+            return _refused(client, schedule, report, claim, failure, None)
+        store.record_posted(tracker, claim, message_ts)
+
+    try:
+        upload_charts(client, schedule.channel_id, message_ts, report)
+    except SlackFailure as failure:
+        if failure.error in NOT_IN_CHANNEL_ERRORS:
+            return _refused(client, schedule, report, claim, failure, message_ts)
+        return Outcome(store.DELIVERED, message_ts, f"charts not uploaded: {failure}")
+    return Outcome(store.DELIVERED, message_ts)
+
+
+def post_report(
+    client: WebClient,
+    channel: str,
+    report: TeamReport,
+    slack_ids: Mapping[str, str],
+) -> str:
+    """Post the report's blocks and return the message ts."""
+    blocks = report_blocks(
+        report, slack_ids=slack_ids, footer=":bar_chart: Charts are in the thread."
+    )
+    arguments: dict[str, Any] = {
+        "channel": channel,
+        "text": headline(report),
+        "blocks": [block.to_dict() for block in blocks],
+        "unfurl_links": False,
+        "unfurl_media": False,
+    }
+    try:
+        response = client.chat_postMessage(**arguments)
+    except Exception as exc:
+        raise classify("chat.postMessage", exc) from exc
+    return str(response["ts"])
+
+
+def upload_charts(
+    client: WebClient, channel: str, thread_ts: str, report: TeamReport
+) -> None:
+    """Upload the report's PNG charts into the message's thread."""
+    from tracker.charts import render_charts
+
+    charts = render_charts(report)
+    uploads = [
+        {"content": data, "filename": name, "title": name.removesuffix(".png")}
+        for name, data in charts
+    ]
+    try:
+        client.files_upload_v2(
+            channel=channel,
+            thread_ts=thread_ts,
+            file_uploads=uploads,
+            initial_comment=f"Charts for {report.team}, {report.period.title}.",
+        )
+    except Exception as exc:
+        raise classify("files.uploadV2", exc) from exc
+
+
+def slack_ids_for(tracker: Tracker, report: TeamReport) -> Mapping[str, str]:
+    """Map the researchers the report names to their linked Slack ids."""
+    handles = {group.name for group in report.researchers}
+    handles |= {failure.researcher for failure in report.failures}
+    for best in report.best:
+        handles |= {leader.researcher for leader in best.leaders}
+    return people.slack_ids_for(tracker, sorted(handles))
+
+
+def invite_message(schedule: ScheduleRecord, report: TeamReport, error: str) -> str:
+    return (
+        f"I could not post the {schedule.cadence} report for team *{report.team}* "
+        f"({report.period.title}) in <#{schedule.channel_id}>: Slack answered "
+        f"`{error}` because I am not a member of that channel. Invite me by "
+        f"typing `/invite @expbot` in <#{schedule.channel_id}>, and I will post "
+        "the report within 15 minutes."
+    )
+
+
+def _refused(
+    client: WebClient,
+    schedule: ScheduleRecord,
+    report: TeamReport,
+    claim: store.Claim,
+    failure: SlackFailure,
+    message_ts: str | None,
+) -> Outcome:
+    if failure.error in NOT_IN_CHANNEL_ERRORS:
+        if not claim.owner_told:
+            tell_owner(
+                client, schedule, invite_message(schedule, report, failure.error)
+            )
+        return Outcome(store.NOT_IN_CHANNEL, message_ts, str(failure))
+    if failure.category == UNKNOWN:
+        # NOTE: Slack may have posted; with no way to look (no history
+        # scope), the report is not retried rather than posted twice.
+        return Outcome(store.UNKNOWN, message_ts, str(failure))
+    return Outcome(store.FAILED, message_ts, str(failure))
+
+
+def tell_owner(client: WebClient, schedule: ScheduleRecord, text: str) -> bool:
+    """Send the schedule's owner a direct message; return whether it was sent."""
+    if not schedule.created_by:
+        logger.warning("schedule %s has no owner to tell: %s", schedule.id, text)
+        return False
+    try:
+        opened = client.conversations_open(users=schedule.created_by)
+        client.chat_postMessage(channel=opened["channel"]["id"], text=text)
+    except Exception as exc:
+        failure = classify("conversations.open/chat.postMessage", exc)
+        logger.warning(
+            "could not tell %s about schedule %s: %s",
+            schedule.created_by,
+            schedule.id,
+            failure,
+        )
+        return False
+    return True

@@ -1,0 +1,298 @@
+"""The SQL behind a team report: counts, group-bys and durations.
+
+Every function takes a `Window`: one team's experiments between `start`
+(inclusive) and `cutoff` (exclusive, the period's end or now if sooner).
+Each query is a single aggregate or a short ranked list, so a report
+costs a few dozen indexed queries however many experiments the team has.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    case,
+    exists,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+)
+from sqlalchemy.orm import Session
+
+from tracker import models
+from tracker.directions import MINIMIZE
+
+E = models.Experiment
+
+# A finite float lies in this range; NaN (which PostgreSQL sorts above
+# every number) and the infinities do not. Storage rejects them, but a row
+# written by other tools must still not win a leaderboard.
+_FINITE_MIN = -1.0e308
+_FINITE_MAX = 1.0e308
+
+
+@dataclass(frozen=True)
+class Window:
+    team: str
+    start: dt.datetime
+    cutoff: dt.datetime
+
+
+def _created(window: Window) -> ColumnElement[bool]:
+    return and_(
+        E.team == window.team,
+        E.created_at >= window.start,
+        E.created_at < window.cutoff,
+    )
+
+
+def _ended(window: Window) -> ColumnElement[bool]:
+    return and_(
+        E.team == window.team,
+        E.ended_at.is_not(None),
+        E.ended_at >= window.start,
+        E.ended_at < window.cutoff,
+    )
+
+
+def status_at(moment: dt.datetime) -> ColumnElement[Any]:
+    """Return the status an experiment had at `moment` (running if not yet ended)."""
+    ended_before = and_(E.ended_at.is_not(None), E.ended_at < moment)
+    return case((ended_before, E.status), else_=literal("running"))
+
+
+def duration_seconds(dialect: str) -> ColumnElement[Any]:
+    if dialect == "sqlite":
+        # SQLite stores naive UTC text, which julianday() reads as days in a
+        # double; rounding to milliseconds drops its last-digit noise.
+        days = func.julianday(E.ended_at) - func.julianday(E.started_at)
+        return func.round(days * 86400.0, 3)
+    return func.extract("epoch", E.ended_at - E.started_at)
+
+
+def _count_if(condition: ColumnElement[bool]) -> ColumnElement[Any]:
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+def cohort_figures(session: Session, window: Window) -> dict[str, int]:
+    """Count the experiments created in the window and their coverage."""
+    commit = func.coalesce(E.reproducibility["git_commit"].as_string(), "")
+    has_commit = commit != ""
+    clean = and_(has_commit, E.reproducibility["git_dirty"].as_boolean() == false())
+    has_note = exists().where(
+        models.Note.experiment_id == E.id, models.Note.created_at < window.cutoff
+    )
+    documented = or_(func.trim(E.description) != "", has_note)
+    shared = exists().where(
+        models.Collaborator.experiment_id == E.id,
+        models.Collaborator.added_at < window.cutoff,
+    )
+    row = session.execute(
+        select(
+            func.count(),
+            func.count(func.distinct(E.researcher)),
+            _count_if(shared),
+            _count_if(has_commit),
+            _count_if(clean),
+            _count_if(documented),
+        ).where(_created(window))
+    ).one()
+    collaborators = session.scalar(
+        select(func.count())
+        .select_from(models.Collaborator)
+        .join(E, E.id == models.Collaborator.experiment_id)
+        .where(_created(window), models.Collaborator.added_at < window.cutoff)
+    )
+    keys = (
+        "created",
+        "researchers",
+        "shared",
+        "git_commit",
+        "clean_tree",
+        "documented",
+    )
+    figures = {key: int(value) for key, value in zip(keys, row, strict=True)}
+    figures["collaborators"] = int(collaborators or 0)
+    return figures
+
+
+def outcome_counts(session: Session, window: Window) -> dict[str, int]:
+    """Count experiments that ended in the window, by final status."""
+    rows = session.execute(
+        select(E.status, func.count()).where(_ended(window)).group_by(E.status)
+    ).all()
+    counts = dict.fromkeys(models.FINISHED_STATUSES, 0)
+    counts.update({status: int(count) for status, count in rows})
+    return counts
+
+
+def running_at(session: Session, team: str, moment: dt.datetime) -> int:
+    """Count the team's experiments created before `moment` and not ended by it."""
+    # status = running implies ended_at IS NULL, so this OR stays on indexes.
+    not_ended = or_(E.status == "running", E.ended_at >= moment)
+    total = session.scalar(
+        select(func.count()).where(E.team == team, E.created_at < moment, not_ended)
+    )
+    return int(total or 0)
+
+
+def durations(session: Session, window: Window) -> tuple[float | None, float | None]:
+    """Return (mean, median) seconds from start to end of experiments ended.
+
+    Experiments without a start time, or whose start is after their end
+    (a clock skew on the training host), are left out.
+    """
+    seconds = duration_seconds(session.get_bind().dialect.name)
+    measurable = and_(
+        _ended(window), E.started_at.is_not(None), E.ended_at >= E.started_at
+    )
+    count, mean = session.execute(
+        select(func.count(), func.avg(seconds)).where(measurable)
+    ).one()
+    if not count:
+        return None, None
+
+    # The median is the middle row, or the mean of the two middle rows.
+    middle = session.scalars(
+        select(seconds)
+        .where(measurable)
+        .order_by(seconds)
+        .offset((count - 1) // 2)
+        .limit(2 - count % 2)
+    ).all()
+    median = sum(float(value) for value in middle) / len(middle)
+    return float(mean), median
+
+
+def group_counts(
+    session: Session, window: Window, column: Any
+) -> dict[str, dict[str, int]]:
+    """Count per value of `column`: created, ended by status, running at cutoff."""
+    groups: dict[str, dict[str, int]] = {}
+
+    def add(rows: Sequence[Any], key: str | None = None) -> None:
+        for name, status, count in rows:
+            counts = groups.setdefault(name, {})
+            counts[key or status] = counts.get(key or status, 0) + int(count)
+
+    add(
+        session.execute(
+            select(column, literal("created"), func.count())
+            .where(_created(window))
+            .group_by(column)
+        ).all(),
+        "created",
+    )
+    add(
+        session.execute(
+            select(column, E.status, func.count())
+            .where(_ended(window))
+            .group_by(column, E.status)
+        ).all()
+    )
+    not_ended = or_(E.status == "running", E.ended_at >= window.cutoff)
+    add(
+        session.execute(
+            select(column, literal("running"), func.count())
+            .where(E.team == window.team, E.created_at < window.cutoff, not_ended)
+            .group_by(column)
+        ).all(),
+        "running",
+    )
+    return groups
+
+
+def created_by_bucket(
+    session: Session,
+    window: Window,
+    bounds: Sequence[tuple[dt.datetime, dt.datetime]],
+) -> list[dict[str, int]]:
+    """Count experiments created in each (start, end) bucket by status at cutoff."""
+    if not bounds:
+        return []
+    index = case(
+        *[
+            (and_(E.created_at >= start, E.created_at < end), position)
+            for position, (start, end) in enumerate(bounds)
+        ],
+        else_=-1,
+    )
+    status = status_at(window.cutoff)
+    rows = session.execute(
+        select(index, status, func.count())
+        .where(_created(window))
+        .group_by(index, status)
+    ).all()
+    buckets: list[dict[str, int]] = [dict.fromkeys(models.STATUSES, 0) for _ in bounds]
+    for position, state, count in rows:
+        if 0 <= position < len(buckets):
+            buckets[position][state] += int(count)
+    return buckets
+
+
+def _completed_team_visible(window: Window) -> ColumnElement[bool]:
+    return and_(_ended(window), E.status == "completed", E.visibility == "team")
+
+
+def main_metrics(session: Session, window: Window, limit: int) -> list[tuple[str, int]]:
+    """Return the metric names most often reported by experiments completed.
+
+    Only team-visible experiments count, because the report names them.
+    """
+    summary = models.MetricSummary
+    rows = session.execute(
+        select(summary.key, func.count())
+        .join(E, E.id == summary.experiment_id)
+        .where(
+            _completed_team_visible(window),
+            summary.value.between(_FINITE_MIN, _FINITE_MAX),
+        )
+        .group_by(summary.key)
+        .order_by(func.count().desc(), summary.key)
+        .limit(limit)
+    ).all()
+    return [(key, int(count)) for key, count in rows]
+
+
+def metric_leaders(
+    session: Session, window: Window, metric: str, direction: str, limit: int
+) -> list[tuple[float, str, str, str]]:
+    """Return (value, id, name, researcher) of the best experiments on `metric`."""
+    summary = models.MetricSummary
+    best_first = summary.value.asc() if direction == MINIMIZE else summary.value.desc()
+    statement: Select[Any] = (
+        select(summary.value, E.id, E.name, E.researcher)
+        .join(E, E.id == summary.experiment_id)
+        .where(
+            _completed_team_visible(window),
+            summary.key == metric,
+            summary.value.between(_FINITE_MIN, _FINITE_MAX),
+        )
+        # Ties go to the experiment that got there first.
+        .order_by(best_first, E.ended_at, E.id)
+        .limit(limit)
+    )
+    return [
+        (float(value), experiment_id, name, researcher)
+        for value, experiment_id, name, researcher in session.execute(statement)
+    ]
+
+
+def failures(
+    session: Session, window: Window, limit: int
+) -> tuple[list[models.Experiment], int]:
+    """Return the first `limit` team-visible failures of the window, and their total."""
+    condition = and_(_ended(window), E.status == "failed", E.visibility == "team")
+    total = session.scalar(select(func.count()).where(condition)) or 0
+    rows = session.scalars(
+        select(E).where(condition).order_by(E.ended_at, E.id).limit(limit)
+    ).all()
+    return list(rows), int(total)
