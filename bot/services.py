@@ -30,9 +30,9 @@ class Stoppable(Protocol):
 
 Starter = Callable[["App", "Settings", "Tracker"], Stoppable]
 
-# Each entry is "module:function"; the notification dispatcher and the
-# report scheduler add themselves here.
-SERVICES: list[str] = []
+# Each entry is "module:function": the outbox dispatcher that delivers
+# notifications, and the scheduler that posts scheduled reports.
+SERVICES: list[str] = ["bot.dispatcher:start", "bot.scheduler:start"]
 
 
 class ServiceGroup:
