@@ -1,7 +1,7 @@
 """SQL tests for the search language on SQLite and PostgreSQL.
 
-One small data set of six experiments is written per engine and module;
-every test only reads it, so the tests can share it. PostgreSQL tests run
+One small data set of six experiments is written per engine and module.
+Every test only reads it, so the tests can share it. PostgreSQL tests run
 in a schema of their own, dropped at the end, so helpers running tests at
 the same time on the same server do not see each other's tables.
 """
@@ -32,7 +32,7 @@ from tracker.models import (
     Note,
     Tag,
 )
-from tracker.query import Query, parse
+from tracker.query import MAX_DEPTH, MAX_TERMS, Query, parse
 from tracker.search import (
     compile_order,
     compile_where,
@@ -558,6 +558,33 @@ def test_empty_query_selects_all() -> None:
     statement = select_experiments(Query(), now=NOW, direction_of=direction_of)
 
     assert statement.whereclause is None
+
+
+LARGE_PIECES = [
+    "tag:nope", "accuracy>2", "config.lr=5", "with:zed", "-by:alice", "since:1h",
+    "id:0000", "config.m!=x", "val/loss<0",
+]  # fmt: skip
+LARGEST = [
+    (
+        " OR ".join(LARGE_PIECES[i % 9] for i in range(MAX_TERMS)),
+        ALL - {"bert-base", "legacy"},
+    ),
+    (" ".join(f"tag:t{i}" for i in range(MAX_TERMS)), set()),
+    (
+        "(" * MAX_DEPTH
+        + " ".join(["-tag:x"] * (MAX_TERMS - 1))
+        + " OR bert"
+        + ")" * MAX_DEPTH,
+        ALL,
+    ),
+]
+
+
+@pytest.mark.parametrize(("query", "expected"), LARGEST, ids=["or", "and", "nested"])
+def test_largest_allowed_query_runs(
+    engine: Engine, query: str, expected: set[str]
+) -> None:
+    assert set(search(engine, query)) == expected
 
 
 PIECES = [

@@ -31,24 +31,16 @@ from tracker.errors import InvalidQuery
 from tracker.models import SOURCES, STATUSES
 
 FIELDS = (
-    "by",
-    "id",
-    "project",
-    "since",
-    "sort",
-    "source",
-    "status",
-    "tag",
-    "team",
-    "until",
-    "with",
-)
+    "by", "id", "project", "since", "sort", "source", "status", "tag", "team",
+    "until", "with",
+)  # fmt: skip
 BUILTIN_SORT_KEYS = ("created", "updated", "started", "ended", "name", "duration")
 OPERATORS = ("=", "!=", "<", "<=", ">", ">=")
 KEYWORDS = ("AND", "OR", "NOT")
 
-# Limits that keep parsing and the generated SQL small: SQLite rejects
-# expression trees deeper than 1000 nodes.
+# Limits that keep the parser's recursion and the generated SQL small.
+# SQLite rejects expressions nested deeper than 1000 levels by default
+# (SQLITE_MAX_EXPR_DEPTH), and a long AND chain nests one level per term.
 MAX_TERMS = 100
 MAX_DEPTH = 32
 # 100 years: `now - delta` stays inside Python's datetime range.
@@ -178,7 +170,7 @@ class Query:
     sort: tuple[SortKey, ...] = ()
 
     def to_text(self) -> str:
-        """Render the query in canonical form; `parse` reads it back equal."""
+        """Render the query in canonical form, which `parse` reads back equal."""
         parts = [] if self.where is None else [render(self.where)]
         parts.extend(key.to_text() for key in self.sort)
         return " ".join(parts)
@@ -256,7 +248,7 @@ def _check_term_follows(text: str, index: int) -> None:
 
 
 def _read_quoted(text: str, start: int) -> tuple[str, int]:
-    """Read the quoted string opening at `start`; return it and the end index.
+    """Read the quoted string at `start`, returning it and the index after it.
 
     A backslash escapes a quote or a backslash. Curly quotes count as
     quotes because some chat clients replace straight ones while typing.
@@ -460,7 +452,7 @@ def _negate(node: Node) -> Node:
 
 
 class _Term:
-    """Turns one word or phrase token into a node, checking its value."""
+    """The reader of one word or phrase token: it checks the value and builds a node."""
 
     def __init__(self, text: str, token: _Token) -> None:
         self.text = text

@@ -91,8 +91,8 @@ def select_experiments(
     if viewer is not None:
         statement = statement.where(visible_to(viewer))
     # An outer join per sorted metric lets PostgreSQL sort with one hash
-    # join instead of a subquery per row; the (experiment_id, key) primary
-    # key keeps it to at most one row per experiment.
+    # join instead of a subquery per row. The join adds no rows, because
+    # (experiment_id, key) is the primary key of metric_summaries.
     metric_values: dict[str, SQLColumnExpression[float]] = {}
     for key in query.sort:
         if key.is_metric and key.name not in metric_values:
@@ -236,7 +236,7 @@ def _next_hex_prefix(prefix: str) -> str | None:
 
     It steps within 0-9a-f (9 -> a, f carries) instead of to the next code
     point, because `9` + 1 is `:`, which a locale collation may order
-    anywhere. Dashes are dropped, as UUIDs have them in fixed places.
+    anywhere. Dashes are dropped because UUIDs have them in fixed places.
     """
     characters = list(prefix)
     while characters:
