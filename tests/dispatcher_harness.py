@@ -1,0 +1,154 @@
+"""Shared pieces of the dispatcher tests: a fake Slack with history, a clock.
+
+The fake Slack has no `conversations.history` or `conversations.replies`;
+`add_history_methods` adds both, returning message metadata only with
+`include_all_metadata`, as Slack does. Tests run the dispatcher on the
+`FakeClock` from conftest, and its `sleep` advances that clock, so pacing
+and backoff cost no real time.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from slack_sdk import WebClient
+
+from bot import outbox
+from bot.commands.subscriptions import add_subscription, parse_event_kinds
+from bot.dispatcher import Dispatcher, DispatchStats
+from tests.conftest import FakeClock
+from tests.fakeslack import FakeSlack, Message
+from tests.fakeslack import server as fake_server
+from tests.fakeslack.api import ApiRequest, SlackError
+from tracker import Tracker, models
+
+GENERAL = "C0GENERAL"
+ML_TEAM = "C0MLTEAM"
+RANDOM = "C0RANDOM"  # the bot is not a member
+
+
+def _page(request: ApiRequest, messages: list[Message]) -> dict[str, Any]:
+    oldest = float(request.get("oldest", 0) or 0)
+    with_metadata = request.flag("include_all_metadata")
+    found = []
+    for message in sorted(messages, key=lambda m: float(m.ts), reverse=True):
+        if float(message.ts) <= oldest:
+            continue
+        data = message.to_dict()
+        if not with_metadata:
+            data.pop("metadata", None)
+        found.append(data)
+    return {
+        "messages": found,
+        "has_more": False,
+        "response_metadata": {"next_cursor": ""},
+    }
+
+
+def conversations_history(request: ApiRequest) -> dict[str, Any]:
+    channel = request.channel()
+    if not channel.is_im and "U0EXPBOT" not in channel.members:
+        raise SlackError("not_in_channel")
+    return _page(request, request.workspace.channel_messages(channel.id))
+
+
+def conversations_replies(request: ApiRequest) -> dict[str, Any]:
+    channel = request.channel()
+    ts = str(request.require("ts", "thread_not_found"))
+    root = request.workspace.find_message(channel.id, ts)
+    if root is None:
+        raise SlackError("thread_not_found")
+    replies = request.workspace.thread_replies(channel.id, ts)
+    return _page(request, [root, *replies])
+
+
+def add_history_methods(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(
+        fake_server.METHODS, "conversations.history", conversations_history
+    )
+    monkeypatch.setitem(
+        fake_server.METHODS, "conversations.replies", conversations_replies
+    )
+
+
+@contextmanager
+def history_slack(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSlack]:
+    """Start a fake Slack with history methods and no real-time rate limit.
+
+    Pacing is tested on the FakeClock instead.
+    """
+    add_history_methods(monkeypatch)
+    with FakeSlack(rate_limit=None) as fake:
+        yield fake
+
+
+def make_client(fake: FakeSlack, timeout: int = 5) -> WebClient:
+    return WebClient(
+        token=fake.bot_token, base_url=fake.api_url, timeout=timeout, retry_handlers=[]
+    )
+
+
+def make_dispatcher(
+    tracker: Tracker, fake: FakeSlack, clock: FakeClock, **options: Any
+) -> Dispatcher:
+    options.setdefault("rng", random.Random(7))
+    return Dispatcher(
+        tracker,
+        options.pop("client", None) or make_client(fake),
+        clock=clock,
+        sleep=lambda seconds: clock.advance(seconds=seconds),
+        **options,
+    )
+
+
+def subscribe(
+    tracker: Tracker, channel: str, query: str = "", events: str | None = None
+) -> None:
+    add_subscription(
+        tracker, channel, query, parse_event_kinds(events), created_by="alice"
+    )
+
+
+def drain(
+    dispatcher: Dispatcher, clock: FakeClock, *, rounds: int = 200
+) -> list[DispatchStats]:
+    """Run the dispatcher until nothing is open, one clock second apart."""
+    runs = []
+    for _ in range(rounds):
+        runs.append(dispatcher.run_once())
+        if not open_deliveries(dispatcher.tracker) and not unrouted(dispatcher.tracker):
+            return runs
+        clock.advance(seconds=1)
+    raise AssertionError(f"deliveries still open after {rounds} runs")
+
+
+def open_deliveries(tracker: Tracker) -> list[outbox.DeliveryRow]:
+    return outbox.list_deliveries(tracker.db, outbox.OPEN_STATES, limit=100_000)
+
+
+def unrouted(tracker: Tracker) -> int:
+    with tracker.db.read() as session:
+        return (
+            session.query(models.Event).filter(models.Event.routed_at.is_(None)).count()
+        )
+
+
+def deliveries(tracker: Tracker) -> list[outbox.DeliveryRow]:
+    return outbox.list_deliveries(tracker.db, outbox.STATES, limit=100_000)
+
+
+def marked(message: Message) -> set[int]:
+    """Return the delivery ids in a fake message's metadata."""
+    payload = (message.metadata or {}).get("event_payload") or {}
+    return {int(i) for i in str(payload.get("delivery_ids", "")).split(",") if i}
+
+
+def all_messages(fake: FakeSlack, channel: str) -> list[Message]:
+    """Top-level messages and thread replies of a channel, oldest first."""
+    top = fake.messages(channel)
+    replies = [r for m in top for r in fake.replies(channel, m.ts)]
+    return sorted([*top, *replies], key=lambda m: float(m.ts))
