@@ -5,7 +5,7 @@ that opens a modal opens it first (a "Loading" placeholder, or the form
 with only the experiment id) and only then reads the database and
 updates the modal. A modal submission is different: its checks must be
 done before the ack, because only the ack can keep the modal open with
-`response_action: errors` that say what was wrong.
+`response_action: errors` that explain what was wrong.
 """
 
 from __future__ import annotations
@@ -57,7 +57,10 @@ logger = logging.getLogger(__name__)
 
 IdentityResolver = Callable[["WebClient", str], Identity]
 HOME_RECENT = 10
-# Slack shows at most about 150 characters of an input's error message.
+# A response_url accepts 5 posts within 30 minutes.
+MAX_RESPONSES = 5
+# NOTE: Slack documents no length for an input's error message; 150
+# characters is a guess at what stays readable under the input.
 MAX_INPUT_ERROR = 150
 
 
@@ -175,7 +178,7 @@ class Interactions:
         try:
             view = build(self.resolve(client, user_id))
         except ExpbotError as exc:
-            logger.info("%s for %s refused: %s", title, user_id, exc)
+            logger.info("%s for %s rejected: %s", title, user_id, exc)
             view = message_modal(title, str(exc))
         except Exception as exc:
             reference = errors.new_reference()
@@ -218,7 +221,8 @@ class Interactions:
             )
         except Exception as exc:
             ack(
-                response_action="errors", errors={SHARE_BLOCK: self._refusal(exc, body)}
+                response_action="errors",
+                errors={SHARE_BLOCK: self._input_error(exc, body)},
             )
             return
         ack()
@@ -244,7 +248,10 @@ class Interactions:
                 as_admin=identity.is_admin,
             )
         except Exception as exc:
-            ack(response_action="errors", errors={NOTE_BLOCK: self._refusal(exc, body)})
+            ack(
+                response_action="errors",
+                errors={NOTE_BLOCK: self._input_error(exc, body)},
+            )
             return
         ack()
 
@@ -253,10 +260,10 @@ class Interactions:
         message = f":memo: Note added to *{name}* `{record.short_id}`."
         confirm(client, user_id, target.channel_id, message)
 
-    def _refusal(self, exc: Exception, body: dict[str, Any]) -> str:
-        """Return the input error for a failed submission, logging bugs."""
+    def _input_error(self, exc: Exception, body: dict[str, Any]) -> str:
+        """Return the input error for a failed submission; log unexpected ones."""
         if isinstance(exc, ExpbotError):
-            logger.info("submission by %s refused: %s", user_of(body), exc)
+            logger.info("submission by %s rejected: %s", user_of(body), exc)
             return truncate(str(exc), MAX_INPUT_ERROR)
         reference = errors.new_reference()
         errors.log_unexpected(exc, reference, "submission by %s", user_of(body))
@@ -289,7 +296,11 @@ class Interactions:
             offset=page.offset,
             page_size=page.page_size,
         )
-        for blocks in messages:
+        if len(messages) > MAX_RESPONSES:
+            logger.warning(
+                "more results cut from %d to %d messages", len(messages), MAX_RESPONSES
+            )
+        for blocks in messages[:MAX_RESPONSES]:
             respond(
                 text=render_text(blocks)[:3000],
                 blocks=[block.to_dict() for block in blocks],

@@ -18,6 +18,7 @@ from bot.views.blocks import (
     MAX_SECTION_TEXT,
     BlockLimitError,
     button,
+    cap_blocks,
     check_blocks,
     code_chunks,
     cut_mrkdwn,
@@ -31,6 +32,7 @@ from bot.views.blocks import (
     pack_lines,
     paginate,
     section,
+    text_size,
 )
 
 
@@ -155,6 +157,35 @@ def test_check_blocks_rejects_long_button_value() -> None:
 def test_button_rejects_long_value() -> None:
     with pytest.raises(BlockLimitError, match="2000"):
         button("More", "expbot.more", "v" * 2001)
+
+
+def test_check_blocks_rejects_text_over_budget() -> None:
+    blocks = [section("t" * 3000) for _ in range(4)]
+
+    with pytest.raises(BlockLimitError, match="12000 characters"):
+        check_blocks(blocks, max_chars=11_000)
+
+
+def test_text_size_counts_every_text() -> None:
+    block = section("abc", fields=["de", "f"])
+
+    assert text_size(block) == 6
+
+
+def test_cap_blocks_keeps_within_chars() -> None:
+    blocks = [section("t" * 1000) for _ in range(20)]
+
+    capped = cap_blocks(blocks, 50, "rows", max_chars=5500)
+
+    assert sum(text_size(b) for b in capped) <= 5500
+    assert capped[-1].to_dict()["elements"][0]["text"] == "_15 more rows not shown._"
+
+
+def test_cap_blocks_keeps_within_count() -> None:
+    capped = cap_blocks([DividerBlock() for _ in range(60)], 50)
+
+    assert len(capped) == 50
+    assert capped[-1].to_dict()["elements"][0]["text"] == "_11 more blocks not shown._"
 
 
 def test_paginate_splits_at_50() -> None:

@@ -77,6 +77,18 @@ def mrkdwn_texts(node: Any) -> Iterator[str]:
             yield from mrkdwn_texts(item)
 
 
+def text_size(node: Any) -> int:
+    """Count the characters of every `text` string, as Slack's budget does."""
+    if isinstance(node, dict):
+        return sum(
+            len(value) if key == "text" and isinstance(value, str) else text_size(value)
+            for key, value in node.items()
+        )
+    if isinstance(node, list):
+        return sum(text_size(item) for item in node)
+    return 0
+
+
 def buttons(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
     found = []
     for block in blocks:
@@ -121,6 +133,7 @@ def test_card_long_name_header_cut() -> None:
 
     assert len(blocks[0]["text"]["text"]) <= 150
     assert block_errors(blocks, 50) == []
+    assert text_size(blocks) <= 11_000
 
 
 def test_card_escapes_user_text() -> None:
@@ -279,7 +292,9 @@ def test_card_without_metrics_or_config() -> None:
 
 
 def records(count: int, **overrides: Any) -> list[ExperimentRecord]:
-    return [make_record(name=f"run-{i}", **overrides) for i in range(count)]
+    overrides.setdefault("name", "run")
+    name = overrides.pop("name")
+    return [make_record(name=f"{name}-{i}", **overrides) for i in range(count)]
 
 
 def test_search_200_results_pages_within_limits() -> None:
@@ -293,6 +308,7 @@ def test_search_200_results_pages_within_limits() -> None:
     assert len(messages) >= 5
     for message in dicts:
         assert block_errors(message, 50) == []
+        assert text_size(message) <= 11_000
         assert_no_live_markup(message)
 
 
@@ -355,6 +371,29 @@ def test_search_more_value_is_compact_json() -> None:
     value = more_value('tag:nlp "quoted phrase"', 20, 20)
 
     assert value == '{"q":"tag:nlp \\"quoted phrase\\"","o":20,"n":20}'
+
+
+def test_search_more_value_caps_page_size() -> None:
+    value = more_value("tag:nlp", 0, 200) or ""
+
+    assert parse_more_value(value).page_size == 50
+
+
+def test_search_longest_rows_fit_responses() -> None:
+    longest = records(
+        50,
+        name="&" * 200,
+        researcher="r" * 100,
+        team="t" * 100,
+        project="p" * 100,
+        metrics={f"m{i}_" + "&" * 190: 1.0 for i in range(3)},
+        tags=tuple(f"tag{i}" + "x" * 58 for i in range(12)),
+    )
+
+    messages = search_results(longest, query="q" * 500, total=500, page_size=50)
+
+    assert len(messages) <= 4
+    assert all(text_size(serialised(m)) <= 11_000 for m in messages)
 
 
 def test_search_more_value_none_when_too_long() -> None:

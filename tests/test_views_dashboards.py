@@ -47,6 +47,18 @@ def mrkdwn_texts(node: Any) -> Iterator[str]:
             yield from mrkdwn_texts(item)
 
 
+def text_size(node: Any) -> int:
+    """Count the characters of every `text` string, as Slack's budget does."""
+    if isinstance(node, dict):
+        return sum(
+            len(value) if key == "text" and isinstance(value, str) else text_size(value)
+            for key, value in node.items()
+        )
+    if isinstance(node, list):
+        return sum(text_size(item) for item in node)
+    return 0
+
+
 def all_text(blocks: list[dict[str, Any]]) -> str:
     return "\n".join(mrkdwn_texts(blocks))
 
@@ -194,7 +206,9 @@ def test_summary_many_projects_within_limits() -> None:
     blocks = serialised(summary_blocks(summary))
 
     assert block_errors(blocks, 50) == []
+    assert text_size(blocks) <= 11_000
     assert "+275 more projects" in all_text(blocks)
+    assert "more sections not shown" in all_text(blocks)
 
 
 def test_summary_escapes_names() -> None:
@@ -299,6 +313,7 @@ def test_compare_500_key_configs_within_limits(experiments: int) -> None:
     text = all_text(blocks)
 
     assert block_errors(blocks, 50) == []
+    assert text_size(blocks) <= 11_000
     assert "<!channel>" not in text
     assert "<@U0BOB>" not in text
 
@@ -356,6 +371,7 @@ def test_leaderboard_100_entries_within_limits(team_month: Tracker) -> None:
     blocks = serialised(leaderboard_blocks("accuracy", "max", entries))
 
     assert block_errors(blocks, 50) == []
+    assert text_size(blocks) <= 11_000
     assert "more entries not shown" in all_text(blocks)
 
 
@@ -400,3 +416,4 @@ def test_home_view_large_summary_within_limits() -> None:
     view = home_view([], summary, handle="alice").to_dict()
 
     assert view_errors(view) == []
+    assert text_size(view["blocks"]) <= 50_000

@@ -4,7 +4,7 @@ Every builder in `bot.views` makes its blocks with these helpers, so user
 text is escaped once and cut to Slack's limits, and ends with
 `check_blocks`, which raises `BlockLimitError` for anything Slack would
 reject with `invalid_blocks`. The limits come from the Block Kit reference
-on docs.slack.dev; the SDK's classes check text lengths when serialised
+on docs.slack.dev. The SDK's classes check text lengths when serialised,
 but not the number of blocks in a message.
 """
 
@@ -31,6 +31,14 @@ from slack_sdk.models.blocks import (
 
 MAX_MESSAGE_BLOCKS = 50
 MAX_VIEW_BLOCKS = 100
+# NOTE: Slack documents no limit on the total text of a message's blocks,
+# but chat.postMessage has been reported (slackapi/bolt-js issue tracker,
+# 2025) to reject blocks with msg_blocks_too_long once their text totals
+# about 12,000 characters. This budget is an estimate below that.
+MAX_MESSAGE_CHARS = 11_000
+# NOTE: a view is reported to be limited to 250 kB of JSON. 50,000
+# characters of text stays well below that, even in 3-byte UTF-8; an estimate.
+MAX_VIEW_CHARS = 50_000
 MAX_SECTION_TEXT = 3000
 MAX_FIELDS = 10
 MAX_FIELD_TEXT = 2000
@@ -83,7 +91,7 @@ def cut_mrkdwn(text: str, limit: int) -> str:
     """Cut escaped mrkdwn to `limit` characters without breaking markup.
 
     The cut backs off to before an `&amp;`-style entity or a `<...>` link
-    or mention that it would split, so Slack never sees half of one.
+    or mention that it would split, so Slack never receives half of one.
     """
     if len(text) <= limit:
         return text
@@ -338,14 +346,53 @@ def actions(*buttons: ButtonElement) -> ActionsBlock:
 
 
 def cap_blocks(
-    blocks: Sequence[Block], max_blocks: int, what: str = "blocks"
+    blocks: Sequence[Block],
+    max_blocks: int,
+    what: str = "blocks",
+    *,
+    max_chars: int | None = None,
 ) -> list[Block]:
-    """Keep at most `max_blocks`, ending with a note of how many were left out."""
-    if len(blocks) <= max_blocks:
+    """Keep the leading blocks that fit, then a note of how many were left out.
+
+    Blocks fit while there are fewer than `max_blocks` and, when
+    `max_chars` is given, while their text totals at most `max_chars`.
+    """
+    budget = max_chars
+    total = sum(text_size(block) for block in blocks)
+    if len(blocks) <= max_blocks and (budget is None or total <= budget):
         return list(blocks)
-    kept = blocks[: max_blocks - 1]
+
+    note_room = 100
+    kept: list[Block] = []
+    used = 0
+    for block in blocks[: max_blocks - 1]:
+        size = text_size(block)
+        if budget is not None and used + size > budget - note_room:
+            break
+        kept.append(block)
+        used += size
     left_out = len(blocks) - len(kept)
     return [*kept, context(f"_{left_out} more {what} not shown._")]
+
+
+def text_size(block: Block | Mapping[str, Any]) -> int:
+    """Return the characters of text in a block, counted as Slack may count them."""
+    data = block.to_dict() if isinstance(block, Block) else block
+    return _text_size(data)
+
+
+def _text_size(node: Any) -> int:
+    if isinstance(node, Mapping):
+        size = 0
+        for key, value in node.items():
+            if key == "text" and isinstance(value, str):
+                size += len(value)
+            else:
+                size += _text_size(value)
+        return size
+    if isinstance(node, list):
+        return sum(_text_size(item) for item in node)
+    return 0
 
 
 def paginate(
@@ -361,18 +408,23 @@ def paginate(
 
 
 def check_blocks(
-    blocks: Sequence[Block], *, max_blocks: int = MAX_MESSAGE_BLOCKS
+    blocks: Sequence[Block],
+    *,
+    max_blocks: int = MAX_MESSAGE_BLOCKS,
+    max_chars: int | None = None,
 ) -> list[Block]:
     """Return `blocks` unchanged, or raise BlockLimitError naming the limit.
 
     Checks what Slack checks on a message: the block count, section text
     and fields, header text, context elements, and button text and value.
+    With `max_chars`, also the text of all blocks together.
     """
     if len(blocks) > max_blocks:
         raise BlockLimitError(
             f"{len(blocks)} blocks in one message; the limit is {max_blocks}. "
             "Split them with paginate()."
         )
+    total = 0
     for index, block in enumerate(blocks):
         try:
             data = block.to_dict()
@@ -381,6 +433,12 @@ def check_blocks(
         problems = block_problems(data)
         if problems:
             raise BlockLimitError(f"block {index}: {'; '.join(problems)}")
+        total += _text_size(data)
+    if max_chars is not None and total > max_chars:
+        raise BlockLimitError(
+            f"The blocks hold {total} characters of text; the budget is "
+            f"{max_chars}. Cut them with cap_blocks(max_chars=...)."
+        )
     return list(blocks)
 
 

@@ -14,6 +14,7 @@ from bot.views.blocks import (
     ACTION_SHARE,
     ACTION_SHOW,
     ACTION_SHOW_CONFIG,
+    MAX_MESSAGE_CHARS,
     actions,
     button,
     check_blocks,
@@ -76,7 +77,7 @@ def experiment_card(
         blocks.append(section(_note_text(note, slack_ids)))
     blocks.append(context(*_footer(record, permalink_base)))
     blocks.append(actions(*card_buttons(record, can_change=can_change)))
-    return check_blocks(blocks)
+    return check_blocks(blocks, max_chars=MAX_MESSAGE_CHARS)
 
 
 def card_buttons(record: ExperimentRecord, *, can_change: bool) -> list[ButtonElement]:

@@ -10,6 +10,7 @@ from slack_sdk.models.blocks import Block
 
 from bot.views.blocks import (
     MAX_MESSAGE_BLOCKS,
+    MAX_MESSAGE_CHARS,
     MAX_SECTION_TEXT,
     check_blocks,
     context,
@@ -24,6 +25,7 @@ from bot.views.blocks import (
     pack_lines,
     section,
     status_text,
+    text_size,
     truncate,
 )
 from tracker.records import Comparison, ExperimentRecord, MetricComparison
@@ -40,27 +42,28 @@ def comparison_blocks(
     *,
     slack_ids: Mapping[str, str] | None = None,
     max_blocks: int = MAX_MESSAGE_BLOCKS,
+    max_chars: int = MAX_MESSAGE_CHARS,
 ) -> list[Block]:
     """Build metrics side by side and the differing config keys.
 
     Deltas are against the first experiment (A), and ★ marks the best
-    value of each metric by its direction. When the config differences
-    do not fit in `max_blocks`, the rest are counted in a note.
+    value of each metric by its direction. Rows that do not fit in
+    `max_blocks` and `max_chars` are counted in a note.
     """
     experiments = comparison.experiments[: len(LABELS)]
     labels = {record.id: LABELS[i] for i, record in enumerate(experiments)}
     blocks: list[Block] = [
         header(f"Comparing {len(experiments)} experiments"),
         section(_legend(experiments, slack_ids)),
+        section("*Metrics*  _Δ against A, ★ best_"),
     ]
 
-    # Metrics come first and may take up to half the message; the config
-    # table fills what is left.
-    blocks.append(section("*Metrics*  _Δ against A, ★ best_"))
-    metric_room = max_blocks // 2 - len(blocks)
+    # Metrics come first and may take up to half the message, because the
+    # config table is the longer one and fills what is left.
     if comparison.metrics:
         chunks = _metric_chunks(comparison.metrics, experiments, labels)
-        blocks.extend(_fit(chunks, metric_room, len(comparison.metrics), "metrics"))
+        room = _room(blocks, max_blocks // 2, max_chars // 2)
+        blocks.extend(_fit(chunks, room, len(comparison.metrics), "metrics"))
     else:
         blocks.append(context("No metrics logged on these experiments."))
 
@@ -68,20 +71,35 @@ def comparison_blocks(
     blocks.append(section(f"*Config differences*  _{len(differences)} keys_"))
     if differences:
         chunks = _config_chunks(differences, experiments)
-        room = max_blocks - len(blocks)
+        room = _room(blocks, max_blocks, max_chars)
         blocks.extend(_fit(chunks, room, len(differences), "differing keys"))
     else:
         blocks.append(context("The configs are identical."))
-    return check_blocks(blocks, max_blocks=max_blocks)
+    return check_blocks(blocks, max_blocks=max_blocks, max_chars=max_chars)
+
+
+def _room(blocks: Sequence[Block], max_blocks: int, max_chars: int) -> tuple[int, int]:
+    """Return the blocks and characters left after `blocks`."""
+    used = sum(text_size(block) for block in blocks)
+    return max_blocks - len(blocks), max_chars - used
 
 
 def _fit(
-    chunks: Sequence[tuple[str, int]], room: int, total: int, what: str
+    chunks: Sequence[tuple[str, int]], room: tuple[int, int], total: int, what: str
 ) -> list[Block]:
-    """Return table sections within `room` blocks, with a note if rows are left out."""
-    if len(chunks) <= room:
+    """Return the table sections that fit in `room`, noting rows left out."""
+    room_blocks, room_chars = room
+    if len(chunks) <= room_blocks and sum(len(t) for t, _ in chunks) <= room_chars:
         return [section(text) for text, _ in chunks]
-    kept = chunks[: max(0, room - 1)]
+
+    note_chars = 120
+    kept: list[tuple[str, int]] = []
+    used = 0
+    for text, count in chunks:
+        if len(kept) + 2 > room_blocks or used + len(text) + note_chars > room_chars:
+            break
+        kept.append((text, count))
+        used += len(text)
     shown = sum(count for _, count in kept)
     note = context(
         f"{shown} of {total} {what} shown. "

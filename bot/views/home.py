@@ -9,12 +9,14 @@ from slack_sdk.models.views import View
 
 from bot.views.blocks import (
     MAX_VIEW_BLOCKS,
+    MAX_VIEW_CHARS,
     check_blocks,
     context,
     divider,
     escape_to_fit,
     header,
     section,
+    text_size,
 )
 from bot.views.cards import experiment_row
 from bot.views.summary import summary_blocks
@@ -56,8 +58,14 @@ def home_view(
     if summary is not None:
         blocks.append(divider())
         room = MAX_VIEW_BLOCKS - len(blocks)
-        blocks.extend(summary_blocks(summary, slack_ids=slack_ids, max_blocks=room))
-    return View(type="home", blocks=check_blocks(blocks, max_blocks=MAX_VIEW_BLOCKS))
+        chars = MAX_VIEW_CHARS - sum(text_size(block) for block in blocks)
+        blocks.extend(
+            summary_blocks(
+                summary, slack_ids=slack_ids, max_blocks=room, max_chars=chars
+            )
+        )
+    checked = check_blocks(blocks, max_blocks=MAX_VIEW_BLOCKS, max_chars=MAX_VIEW_CHARS)
+    return View(type="home", blocks=checked)
 
 
 def _greeting(handle: str | None) -> str:

@@ -9,6 +9,7 @@ from slack_sdk.models.blocks import Block
 from bot.views.blocks import (
     ACTION_SHOW,
     MAX_MESSAGE_BLOCKS,
+    MAX_MESSAGE_CHARS,
     STATUS_EMOJI,
     button,
     cap_blocks,
@@ -35,6 +36,7 @@ def leaderboard_blocks(
     query: str = "",
     slack_ids: Mapping[str, str] | None = None,
     max_blocks: int = MAX_MESSAGE_BLOCKS,
+    max_chars: int = MAX_MESSAGE_CHARS,
 ) -> list[Block]:
     """Build the ranking of `entries` for `metric`, one section per entry.
 
@@ -55,13 +57,12 @@ def leaderboard_blocks(
                 "Log it with `expbot log ID metric=value`."
             )
         )
-        return check_blocks(blocks, max_blocks=max_blocks)
+        return check_blocks(blocks, max_blocks=max_blocks, max_chars=max_chars)
 
     for entry in entries:
         blocks.append(_entry_row(entry, slack_ids))
-    return check_blocks(
-        cap_blocks(blocks, max_blocks, "entries"), max_blocks=max_blocks
-    )
+    capped = cap_blocks(blocks, max_blocks, "entries", max_chars=max_chars)
+    return check_blocks(capped, max_blocks=max_blocks, max_chars=max_chars)
 
 
 def _entry_row(entry: LeaderboardEntry, slack_ids: Mapping[str, str] | None) -> Block:

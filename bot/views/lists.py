@@ -12,24 +12,28 @@ from bot.views.blocks import (
     ACTION_MORE,
     MAX_BUTTON_VALUE,
     MAX_MESSAGE_BLOCKS,
+    MAX_MESSAGE_CHARS,
     actions,
     button,
     check_blocks,
     code_span,
     context,
     section,
+    text_size,
 )
 from bot.views.cards import experiment_row
 from tracker.errors import InvalidInput
 from tracker.records import ExperimentRecord
 
 SEARCH_PAGE_SIZE = 20
-MAX_PAGE_SIZE = 200
+# The most rows a More button requests. Even rows of the longest kind then
+# fit in 4 messages, within the 5 posts a response_url accepts.
+MAX_PAGE_SIZE = 50
 
 
 @dataclass(frozen=True)
 class PageRequest:
-    """The query and offset that a "More" button asks for."""
+    """The query, offset and page size that a "More" button requests."""
 
     query: str
     offset: int
@@ -49,9 +53,9 @@ def search_results(
 
     `records` are the page's experiments, found at `offset` among `total`
     matches of `query`. Rows that do not fit one message continue in the
-    next; the last message ends with a "More" button for the next page
-    when more matches remain. The first message is the reply, the rest
-    are follow-ups.
+    next. When more matches remain, the last message ends with a "More"
+    button for the next page. The first message is the reply, and the
+    rest are follow-ups.
     """
     if not records:
         return [check_blocks([section(_nothing_found(query, total, offset))])]
@@ -63,23 +67,36 @@ def search_results(
 
     messages: list[list[Block]] = []
     current: list[Block] = [intro]
+    used = text_size(intro)
     for row in rows:
-        if len(current) == MAX_MESSAGE_BLOCKS:
+        size = text_size(row)
+        if not _fits(current, used, 1, size):
             messages.append(current)
-            current = []
+            current, used = [], 0
         current.append(row)
-    if len(current) + len(outro) > MAX_MESSAGE_BLOCKS:
+        used += size
+    if not _fits(current, used, len(outro), sum(text_size(b) for b in outro)):
         messages.append(current)
         current = []
     current.extend(outro)
     messages.append(current)
-    return [check_blocks(message) for message in messages]
+    return [check_blocks(m, max_chars=MAX_MESSAGE_CHARS) for m in messages]
+
+
+def _fits(message: list[Block], used: int, blocks: int, chars: int) -> bool:
+    return (
+        len(message) + blocks <= MAX_MESSAGE_BLOCKS
+        and used + chars <= MAX_MESSAGE_CHARS
+    )
 
 
 def more_value(query: str, offset: int, page_size: int) -> str | None:
-    """Return the More button's value as compact JSON, or None if too long."""
+    """Return the More button's value as compact JSON, or None if too long.
+
+    The page size is capped at MAX_PAGE_SIZE.
+    """
     value = json.dumps(
-        {"q": query, "o": offset, "n": page_size},
+        {"q": query, "o": offset, "n": max(1, min(page_size, MAX_PAGE_SIZE))},
         separators=(",", ":"),
         ensure_ascii=False,
     )

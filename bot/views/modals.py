@@ -2,7 +2,7 @@
 
 Each modal's `private_metadata` carries the experiment id and the channel
 the button was pressed in, as compact JSON, so that the submission
-handler knows what to change and where to confirm it.
+handler finds what to change and where to confirm it.
 """
 
 from __future__ import annotations
@@ -25,7 +25,9 @@ from bot.views.blocks import (
     CALLBACK_NOTE,
     CALLBACK_SHARE,
     MAX_MESSAGE_BLOCKS,
+    MAX_MESSAGE_CHARS,
     MAX_VIEW_BLOCKS,
+    MAX_VIEW_CHARS,
     cap_blocks,
     check_blocks,
     code_chunks,
@@ -35,6 +37,7 @@ from bot.views.blocks import (
     people,
     plain,
     section,
+    text_size,
     truncate,
 )
 from bot.views.cards import experiment_card
@@ -53,7 +56,7 @@ MAX_TITLE = 24
 
 @dataclass(frozen=True)
 class ModalContext:
-    """What a modal's submission acts on, read back from private_metadata."""
+    """The experiment and channel a submission acts on, from private_metadata."""
 
     experiment_id: str
     channel_id: str | None = None
@@ -115,17 +118,20 @@ def note_modal(
 
 def config_modal(record: ExperimentRecord) -> View:
     """Build a modal with the experiment's config as code blocks."""
-    blocks = config_blocks(record, max_blocks=MAX_VIEW_BLOCKS)
+    blocks = config_blocks(record, max_blocks=MAX_VIEW_BLOCKS, max_chars=MAX_VIEW_CHARS)
     return _modal(CALLBACK_INFO, "Config", blocks, record.id, None, None)
 
 
 def config_blocks(
-    record: ExperimentRecord, *, max_blocks: int = MAX_MESSAGE_BLOCKS
+    record: ExperimentRecord,
+    *,
+    max_blocks: int = MAX_MESSAGE_BLOCKS,
+    max_chars: int = MAX_MESSAGE_CHARS,
 ) -> list[Block]:
     """Build the config as `key: value` lines in code blocks of <= 3000 chars.
 
-    A config too long for `max_blocks` ends with a note saying how to get
-    all of it.
+    A config too long for `max_blocks` and `max_chars` ends with a note
+    saying how to get all of it.
     """
     title = (
         f"*{escape_to_fit(one_line(record.name), 150)}* `{record.short_id}` · "
@@ -134,19 +140,27 @@ def config_blocks(
     blocks: list[Block] = [section(title)]
     if not record.config:
         blocks.append(context("This experiment has no config."))
-        return check_blocks(blocks, max_blocks=max_blocks)
+        return check_blocks(blocks, max_blocks=max_blocks, max_chars=max_chars)
+
     chunks = code_chunks(config_text(record.config))
-    blocks.extend(section(chunk) for chunk in chunks)
-    if len(blocks) > max_blocks:
-        blocks = blocks[: max_blocks - 1]
+    note_chars = 200
+    used = text_size(blocks[0])
+    for chunk in chunks:
+        last_block = len(blocks) + 1 == max_blocks
+        if last_block or used + len(chunk) + note_chars > max_chars:
+            break
+        blocks.append(section(chunk))
+        used += len(chunk)
+    shown = len(blocks) - 1
+    if shown < len(chunks):
         blocks.append(
             context(
-                f"The config is too long to show here: {len(chunks)} parts, "
-                f"{len(blocks) - 1} shown. Run `expbot show {record.short_id} "
-                "--json` for all of it."
+                f"The config is too long to show here: {shown} of {len(chunks)} "
+                f"parts shown. Run `expbot show {record.short_id} --json` for all "
+                "of it."
             )
         )
-    return check_blocks(blocks, max_blocks=max_blocks)
+    return check_blocks(blocks, max_blocks=max_blocks, max_chars=max_chars)
 
 
 def config_text(config: Mapping[str, Any]) -> str:
@@ -222,9 +236,8 @@ def _modal(
     metadata: dict[str, str] = {"id": experiment_id}
     if channel_id:
         metadata["channel"] = channel_id
-    checked = check_blocks(
-        cap_blocks(blocks, MAX_VIEW_BLOCKS), max_blocks=MAX_VIEW_BLOCKS
-    )
+    capped = cap_blocks(blocks, MAX_VIEW_BLOCKS, max_chars=MAX_VIEW_CHARS)
+    checked = check_blocks(capped, max_blocks=MAX_VIEW_BLOCKS, max_chars=MAX_VIEW_CHARS)
     return View(
         type="modal",
         callback_id=callback_id,

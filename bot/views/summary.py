@@ -8,6 +8,7 @@ from slack_sdk.models.blocks import Block
 
 from bot.views.blocks import (
     MAX_MESSAGE_BLOCKS,
+    MAX_MESSAGE_CHARS,
     cap_blocks,
     check_blocks,
     code_span,
@@ -37,8 +38,9 @@ def summary_blocks(
     *,
     slack_ids: Mapping[str, str] | None = None,
     max_blocks: int = MAX_MESSAGE_BLOCKS,
+    max_chars: int = MAX_MESSAGE_CHARS,
 ) -> list[Block]:
-    """Build the dashboard for a `Summary`, in at most `max_blocks` blocks.
+    """Build the dashboard for a `Summary` within `max_blocks` and `max_chars`.
 
     The completion rate shows "n/a" while no experiment has ended, since
     it is completed over completed + failed + cancelled.
@@ -52,7 +54,7 @@ def summary_blocks(
                 "or from a script with `tracker.run(...)`."
             )
         )
-        return check_blocks(blocks, max_blocks=max_blocks)
+        return check_blocks(blocks, max_blocks=max_blocks, max_chars=max_chars)
 
     blocks.append(section(_totals_line(summary), fields=_total_fields(summary)))
     if summary.projects:
@@ -65,7 +67,8 @@ def summary_blocks(
     footer = _footer(summary, slack_ids)
     if footer:
         blocks.append(context(footer))
-    return check_blocks(cap_blocks(blocks, max_blocks), max_blocks=max_blocks)
+    capped = cap_blocks(blocks, max_blocks, "sections", max_chars=max_chars)
+    return check_blocks(capped, max_blocks=max_blocks, max_chars=max_chars)
 
 
 def _totals_line(summary: Summary) -> str:
