@@ -79,11 +79,16 @@ class RequestLog:
     def claim(self, key: str) -> bool:
         """Record `key`; return False if it was already recorded."""
         now = self.tracker.clock()
-        statement = _insert_or_ignore(self.tracker.db.dialect).values(
-            key=key[:MAX_KEY_CHARS], created_at=now
+        table = models.ProcessedRequest.__table__
+        statement = (
+            _insert_or_ignore(self.tracker.db.dialect)
+            .values(key=key[:MAX_KEY_CHARS], created_at=now)
+            .returning(table.c.key)
         )
+        # RETURNING yields the row only when it was inserted; rowcount is
+        # not reliable for this statement on every driver (psycopg gives -1).
         with self.tracker.db.write() as session:
-            inserted = session.execute(statement).rowcount == 1  # type: ignore[attr-defined]
+            inserted = session.execute(statement).first() is not None
         if self._monotonic() >= self._next_prune:
             self._next_prune = self._monotonic() + PRUNE_INTERVAL_SECONDS
             self.prune(now - RETENTION)

@@ -21,8 +21,8 @@ from bot import demo
 from bot.commands.base import COMMANDS, CommandContext, Reply
 from bot.router import execute
 from bot.settings import Settings
-from bot.slack_text import mrkdwn_to_plain
 from bot.views import render_text
+from bot.views.render_text import to_plain
 from tracker import Tracker, people, validation
 from tracker.api import default_researcher
 
@@ -68,7 +68,7 @@ def render_reply(reply: Reply) -> str:
         if part.blocks:
             parts.append(render_text(part.blocks))
         else:
-            parts.append(mrkdwn_to_plain(part.text))
+            parts.append(to_plain(part.text))
     return f"\n{RULE}\n".join(parts) + "\n"
 
 

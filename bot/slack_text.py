@@ -94,22 +94,3 @@ def to_plain(text: str, handle_for: Callable[[str], str] | None = None) -> str:
 def split_words(text: str) -> list[str]:
     """Split on whitespace, keeping double-quoted phrases whole with quotes."""
     return re.findall(r'"[^"]*"?|\S+', text)
-
-
-def mrkdwn_to_plain(text: str, name_for: Callable[[str], str] | None = None) -> str:
-    """Render mrkdwn as terminal text: links as `label (url)`, ids as names."""
-
-    def replace(match: re.Match[str]) -> str:
-        token = parse_token(match.group(1))
-        if token.kind == "user":
-            name = name_for(token.target) if name_for else token.target
-            return "@" + (token.label or name)
-        if token.kind == "channel":
-            return "#" + (token.label or token.target)
-        if token.kind == "special":
-            return "@" + (token.label or token.target)
-        if token.label and token.label != token.target:
-            return f"{token.label} ({token.target})"
-        return token.target
-
-    return unescape(_TOKEN.sub(replace, text))

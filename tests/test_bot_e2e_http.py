@@ -386,3 +386,72 @@ def test_every_registered_command_answers(sender: SlackSender) -> None:
     for name in sorted(COMMANDS):
         text = run_command(sender, f"help {name}")
         assert f"/exp {name}" in text, name
+
+
+# -- notification and report subcommands -------------------------------------
+
+
+def test_subscribe_lists_and_unsubscribes(sender: SlackSender) -> None:
+    channel = {"channel_id": "C0GENERAL"}
+    added = run_command(sender, "subscribe tag:e2e events:completed", **channel)
+    listed = run_command(sender, "subscriptions", **channel)
+    removed = run_command(sender, "unsubscribe 1", **channel)
+    assert "now hears about" in added
+    assert "1. " in listed
+    assert "Removed subscription 1" in removed
+
+
+def test_subscribe_bad_event_is_refused(sender: SlackSender) -> None:
+    text = run_command(sender, "subscribe tag:e2e events:exploded")
+    assert "Unknown event kind" in text
+    assert "/exp help subscribe" in text
+
+
+def test_unsubscribe_unknown_number_is_refused(sender: SlackSender) -> None:
+    text = run_command(sender, "unsubscribe 99", channel_id="C0RANDOM")
+    assert "no subscription 99" in text
+
+
+def test_subscriptions_with_arguments_is_refused(sender: SlackSender) -> None:
+    assert "takes no arguments" in run_command(sender, "subscriptions now")
+
+
+def test_schedule_lists_and_unschedules(sender: SlackSender) -> None:
+    channel = {"channel_id": "C0GENERAL"}
+    added = run_command(
+        sender, "schedule monthly team:default day:1 at:09:00", **channel
+    )
+    listed = run_command(sender, "schedules", **channel)
+    removed = run_command(sender, "unschedule 1", **channel)
+    assert ":warning:" not in added
+    assert "1. " in listed
+    assert "Stopped schedule 1" in removed
+
+
+def test_schedule_bad_cadence_is_refused(sender: SlackSender) -> None:
+    text = run_command(sender, "schedule yearly")
+    assert ":warning:" in text
+    assert "yearly" in text
+
+
+def test_unschedule_unknown_number_is_refused(sender: SlackSender) -> None:
+    text = run_command(sender, "unschedule 99", channel_id="C0RANDOM")
+    assert ":warning:" in text
+    assert "99" in text
+
+
+def test_schedules_with_arguments_is_refused(sender: SlackSender) -> None:
+    assert "takes no arguments" in run_command(sender, "schedules all")
+
+
+def test_report_builds_month(sender: SlackSender, runs) -> None:
+    month = runs["first"].created_at.strftime("%Y-%m")
+    text = run_command(sender, f"report team:default month:{month}")
+    assert ":warning:" not in text
+    assert "Sorry" not in text
+
+
+def test_report_bad_month_is_refused(sender: SlackSender) -> None:
+    text = run_command(sender, "report team:default month:2026-13")
+    assert ":warning:" in text
+    assert "2026-13" in text

@@ -152,6 +152,37 @@ def link_slack_user(
         return PersonRecord.from_model(row)
 
 
+def add_person(
+    tracker: Tracker,
+    handle: str,
+    *,
+    email: str | None = None,
+    display_name: str = "",
+    team: str = "",
+) -> PersonRecord:
+    """Create a person not yet linked to any Slack user.
+
+    A Slack user whose email matches, or who takes the handle, is linked
+    to this person on first sight.
+    """
+    handle = validation.handle(handle)
+    team = validation.label(team, "team")
+    with tracker.db.write() as session:
+        if session.get(models.Person, handle) is not None:
+            raise InvalidInput(
+                f"Person `{handle}` already exists; pick another handle."
+            )
+        row = models.Person(
+            handle=handle,
+            email=email.strip().lower() if email else None,
+            display_name=display_name[:200],
+            team=team,
+            updated_at=tracker.clock(),
+        )
+        session.add(row)
+        return PersonRecord.from_model(row)
+
+
 def set_team(tracker: Tracker, handle: str, team: str) -> PersonRecord:
     team = validation.label(team, "team")
     with tracker.db.write() as session:

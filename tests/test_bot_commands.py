@@ -1,0 +1,189 @@
+"""Subcommand handlers run in-process through `execute`, as the shell does."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.commands.arguments import take_options
+from bot.commands.base import CommandContext, UsageError
+from bot.commands.experiments import tag_changes
+from bot.commands.search import search_query
+from bot.router import execute
+from bot.settings import Settings
+from bot.shell import render_reply
+from tracker import Tracker, people
+from tracker.records import ExperimentRecord
+
+
+def context(
+    tracker: Tracker, handle: str = "alice", **fields: object
+) -> CommandContext:
+    options: dict[str, object] = {
+        "tracker": tracker,
+        "settings": Settings(),
+        "user_id": f"U0{handle.upper()}",
+        "handle": handle,
+        "is_admin": False,
+        "channel_id": "C0MLTEAM",
+    }
+    options.update(fields)
+    return CommandContext(**options)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def records(sqlite_tracker: Tracker) -> dict[str, ExperimentRecord]:
+    open_run = sqlite_tracker.track(
+        "open-run", researcher="alice", team="nlp", tags=["t"], capture=False
+    )
+    sqlite_tracker.complete(open_run.id, {"accuracy": 0.7, "loss": 0.4})
+    hidden = sqlite_tracker.track(
+        "hidden-run",
+        researcher="alice",
+        team="nlp",
+        tags=["t"],
+        visibility="private",
+        capture=False,
+    )
+    sqlite_tracker.complete(hidden.id, {"accuracy": 0.9, "loss": 0.2})
+    return {"open": open_run, "hidden": hidden}
+
+
+def run(ctx: CommandContext, text: str) -> str:
+    return render_reply(execute(ctx, text))
+
+
+@pytest.mark.parametrize(
+    ("words", "expected"),
+    [
+        (["+a", "-b", "c"], (["a", "c"], ["b"])),
+        (["-x"], ([], ["x"])),
+    ],
+)
+def test_tag_changes_split(words: list[str], expected: tuple) -> None:
+    assert tag_changes(words) == expected
+
+
+def test_tag_changes_need_one() -> None:
+    with pytest.raises(UsageError):
+        tag_changes([])
+
+
+@pytest.mark.parametrize(
+    ("words", "options", "rest"),
+    [
+        (["team:nlp", "all"], {"team": "nlp"}, ["all"]),
+        (["goal:0.9", "bleu", "max"], {"goal": "0.9"}, ["bleu", "max"]),
+        (["config.lr:1"], {}, ["config.lr:1"]),
+        (['team:"ml ops"'], {"team": "ml ops"}, []),
+    ],
+)
+def test_take_options_cases(words: list[str], options: dict, rest: list) -> None:
+    assert take_options(words, ["team", "goal"]) == (options, rest)
+
+
+@pytest.mark.parametrize("words", [["team:"], ["team:a", "team:b"]])
+def test_take_options_bad_input(words: list[str]) -> None:
+    with pytest.raises(UsageError):
+        take_options(words, ["team"])
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        ("by:@alice", "by:alice"),
+        ("with:@bob tag:x", "with:bob tag:x"),
+        ("note@home", "note@home"),
+    ],
+)
+def test_search_query_strips_mention_at(args: str, expected: str) -> None:
+    assert search_query(args) == expected
+
+
+def test_search_shows_own_private_run(sqlite_tracker: Tracker, records) -> None:
+    text = run(context(sqlite_tracker), "search tag:t")
+    assert "hidden-run" in text
+    assert "open-run" in text
+
+
+def test_search_for_channel_hides_private(sqlite_tracker: Tracker, records) -> None:
+    text = run(context(sqlite_tracker, public=True), "search tag:t")
+    assert "hidden-run" not in text
+    assert "open-run" in text
+
+
+def test_leaderboard_for_channel_hides_private(
+    sqlite_tracker: Tracker, records
+) -> None:
+    text = run(context(sqlite_tracker, public=True), "leaderboard accuracy")
+    assert "hidden-run" not in text
+
+
+def test_show_for_channel_has_no_change_buttons(
+    sqlite_tracker: Tracker, records
+) -> None:
+    own = run(context(sqlite_tracker), f"show {records['open'].id[:8]}")
+    public = run(context(sqlite_tracker, public=True), f"show {records['open'].id[:8]}")
+    assert "[Share]" in own
+    assert "[Share]" not in public
+
+
+def test_summary_defaults_to_own_team(sqlite_tracker: Tracker, records) -> None:
+    sqlite_tracker.track("other-team-run", researcher="bob", team="cv", capture=False)
+    mine = run(context(sqlite_tracker, team="nlp"), "summary")
+    everyone = run(context(sqlite_tracker, team="nlp"), "summary all")
+    assert "team nlp" in mine
+    assert "all teams" in everyone
+
+
+def test_share_twice_says_already(sqlite_tracker: Tracker, records) -> None:
+    ctx = context(sqlite_tracker)
+    run(ctx, f"share {records['open'].id[:8]} @bob")
+    assert "can already see and change" in run(
+        ctx, f"share {records['open'].id[:8]} bob"
+    )
+
+
+def test_metric_lists_and_shows(sqlite_tracker: Tracker) -> None:
+    ctx = context(sqlite_tracker)
+    assert "No metric directions are set" in run(ctx, "metric")
+    run(ctx, "metric bleu min team:mt")
+    assert "`bleu` min (team mt)" in run(ctx, "metric")
+    assert "maximized" in run(ctx, "metric accuracy")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("metric bleu max goal:high", "Goal 'high' is not a number"),
+        ("metric bleu max goal:nan", "must be a finite number"),
+        ("metric bleu", ""),
+        ("metric a b c", "Give a metric name"),
+    ],
+)
+def test_metric_bad_input(sqlite_tracker: Tracker, text: str, message: str) -> None:
+    assert message in run(context(sqlite_tracker), text)
+
+
+def test_link_without_handle_shows_identity(sqlite_tracker: Tracker) -> None:
+    text = run(context(sqlite_tracker, team="nlp"), "link")
+    assert "You are `alice`, team `nlp`" in text
+
+
+def test_link_team_only_sets_team(sqlite_tracker: Tracker) -> None:
+    people.add_person(sqlite_tracker, "alice")
+    run(context(sqlite_tracker), "link team:vision")
+    person = people.by_handle(sqlite_tracker, "alice")
+    assert person is not None
+    assert person.team == "vision"
+
+
+def test_link_other_user_needs_admin(sqlite_tracker: Tracker) -> None:
+    text = run(context(sqlite_tracker), "link bob @bob")
+    assert "Only an expbot admin can link another user" in text
+
+
+def test_note_on_private_run_of_other_is_hidden(
+    sqlite_tracker: Tracker, records
+) -> None:
+    text = run(context(sqlite_tracker, "bob"), f"note {records['hidden'].id[:8]} hi")
+    assert "No experiment" in text
