@@ -2,7 +2,7 @@
 
 NeMo Run 0.11.1 stores a local task's state in `.local_jobs.json` only when
 the launching process polls it. If that process dies, the task stays
-RUNNING forever, even after its own process has ended. Jobs on remote
+PENDING or RUNNING forever, even after its own process has ended. Jobs on remote
 executors can likewise sit in SUBMITTED or PENDING for days. Such states
 are flagged for a person to look at, never turned into an outcome.
 """
@@ -46,18 +46,19 @@ def stale_reason(
     waiting_limit: dt.timedelta = DEFAULT_WAITING_LIMIT,
 ) -> str:
     """Return why the task's state cannot be trusted, or "" if it can."""
-    if status.state in WAITING_STATES:
-        waited = now - experiment.started_at
-        if waited > waiting_limit:
-            since = experiment.started_at.strftime("%Y-%m-%d %H:%M UTC")
-            return (
-                f"Task `{status.name}` has been {status.state} since {since} "
-                f"({waited.days} days); check it on its cluster."
-            )
+    if status.finished:
         return ""
-    if status.state == "RUNNING" and status.executor == "LocalExecutor":
-        return _orphan_reason(
-            experiment, status, _task_info(experiment, status.name), host
+    if status.executor == "LocalExecutor":
+        info = _task_info(experiment, status.name)
+        reason = _orphan_reason(experiment, status, info, host)
+        if reason:
+            return reason
+    waited = now - experiment.started_at
+    if status.state in WAITING_STATES and waited > waiting_limit:
+        since = experiment.started_at.strftime("%Y-%m-%d %H:%M UTC")
+        return (
+            f"Task `{status.name}` has been {status.state} since {since} "
+            f"({waited.days} days); check it on its cluster."
         )
     return ""
 
@@ -65,13 +66,19 @@ def stale_reason(
 def _orphan_reason(
     experiment: ExperimentDir, status: TaskStatus, info: TaskInfo | None, host: Host
 ) -> str:
-    suffix = "so NeMo Run will report it RUNNING forever."
+    """Explain a local task whose launcher is gone; its state is then frozen.
+
+    The launcher is known when the task was launched under expbot. For
+    other experiments the test is weaker: no process on this machine has
+    the experiment's directory on its command line.
+    """
+    frozen = f"so NeMo Run will report it {status.state} forever."
     if info is not None and info.launcher_pid is not None:
         if info.launcher_host != host.name or process_alive(info.launcher_pid):
             return ""
         return (
-            f"Task `{status.name}` is RUNNING but its launcher, process "
-            f"{info.launcher_pid} on {info.launcher_host}, is gone, {suffix}"
+            f"Task `{status.name}` is {status.state} but its launcher, process "
+            f"{info.launcher_pid} on {info.launcher_host}, is gone, {frozen}"
         )
     if host.commands is None:
         return ""
@@ -79,8 +86,8 @@ def _orphan_reason(
     if any(directory in command for command in host.commands):
         return ""
     return (
-        f"Task `{status.name}` is RUNNING but no process on {host.name} runs it, "
-        f"{suffix}"
+        f"Task `{status.name}` is {status.state} but no process on {host.name} "
+        f"runs it, {frozen}"
     )
 
 
