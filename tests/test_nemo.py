@@ -35,7 +35,7 @@ def nemo_import_error() -> str | None:
         warnings.simplefilter("ignore")
         try:
             import nemo_run  # noqa: F401
-        except Exception as exc:  # any import failure means: skip, and say why
+        except Exception as exc:  # any import failure means: skip, and report why
             return f"nemo_run is not importable ({type(exc).__name__}: {exc})"
     return None
 

@@ -23,9 +23,9 @@ from tracker.nemo.task import task_database_url, task_environment
 logger = logging.getLogger(__name__)
 
 DEFAULT_POLL_SECONDS = 5.0
-# Polls in a row in which every unfinished task is UNKNOWN before giving up;
-# torchx reports UNKNOWN both for a brief scheduler hiccup and for a task
-# whose status can no longer be read.
+# Consecutive polls with every unfinished task UNKNOWN before expbot stops
+# waiting. torchx reports UNKNOWN for a brief scheduler hiccup and also for a
+# task whose status can no longer be read.
 MAX_UNKNOWN_POLLS = 3
 
 
@@ -71,11 +71,11 @@ class TrackedExperiment:
         task: run.Partial | run.Script | list[run.Partial | run.Script],
         executor: run.Executor | list[run.Executor] | None = None,
         name: str = "",
-        plugins: Iterable[run.Plugin] = (),
+        plugins: Iterable[run.Plugin] | None = None,
         **options: Any,
     ) -> str:
         """Add a task as `run.Experiment.add` does, with the expbot plugin."""
-        all_plugins = [*plugins, self.plugin]
+        all_plugins = [*(plugins or []), self.plugin]
         job_id: str = self.nemo.add(
             task, executor=executor, name=name, plugins=all_plugins, **options
         )
@@ -101,7 +101,12 @@ class TrackedExperiment:
         return [TaskStatus.from_nemo(name, info) for name, info in statuses.items()]
 
     def wait_for_tasks(self, poll_interval: float) -> list[TaskStatus]:
-        """Poll task states until every task is final (or stuck in UNKNOWN)."""
+        """Poll task states until every task is final (or stuck in UNKNOWN).
+
+        NOTE: only run against the local executor. For detached remote
+        executors this relies on `status()` still working after NeMo Run's
+        `with` block has exited, which its source suggests but no test shows.
+        """
         unknown_polls = 0
         previous: dict[str, str] = {}
         while True:

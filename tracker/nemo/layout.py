@@ -36,7 +36,7 @@ class BrokenExperiment(ExpbotError):
 
 @dataclass(frozen=True)
 class TaskInfo:
-    """What a task's saved configs say about it."""
+    """A task's name, executor, function and arguments, from its saved configs."""
 
     name: str
     executor: str = "unknown"

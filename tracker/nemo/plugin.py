@@ -16,8 +16,8 @@ class ExpbotPlugin(run.Plugin):
 
     NeMo Run calls `setup` once per task at `exp.add`, on the executor
     that task will use, and passes `env_vars` to the task's process.
-    `environment` comes from `tracker.nemo.task.task_environment`; it
-    holds no password, because NeMo Run saves it in the experiment's
+    `environment` comes from `tracker.nemo.task.task_environment`. It
+    contains no password, because NeMo Run saves it in the experiment's
     directory as plain text. The plugin itself is saved there too, so
     `Experiment.from_id` must be able to import this module.
     """

@@ -59,10 +59,10 @@ def task_states(tasks: Iterable[TaskStatus]) -> dict[str, str]:
 def finish(
     tracker: Tracker, experiment_id: str, result: Outcome, ended_at: dt.datetime
 ) -> bool:
-    """End the experiment as `result` says; False if it had already ended.
+    """End the experiment with `result`'s status and reason.
 
-    Another process (a sync, or the launcher itself) may end the same
-    experiment first; that is not an error.
+    Return False if it had already ended: another process (a sync, or the
+    launcher itself) may end the same experiment first, which is no error.
     """
     actions: dict[str, Callable[..., Any]] = {
         "completed": tracker.complete,

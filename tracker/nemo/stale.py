@@ -96,7 +96,7 @@ def _task_info(experiment: ExperimentDir, name: str) -> TaskInfo | None:
 
 
 def process_alive(pid: int) -> bool:
-    """Whether a process with this pid exists and is not a zombie."""
+    """Return whether a process with this pid exists and is not a zombie."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

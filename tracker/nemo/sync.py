@@ -1,9 +1,9 @@
 """Bring NeMo Run experiments on disk into expbot (`expbot nemo sync`).
 
-Experiments that expbot does not know yet are imported; those it records
-as running get their tasks' current states, and end once every task has
-ended. States that NeMo Run will never update are flagged in the custom
-field `nemo_stale` and a note, and the experiment stays running.
+Experiments that expbot does not record yet are imported. Those it
+records as running get their tasks' current states, and end once every
+task has ended. States that NeMo Run will never update are flagged in the
+custom field `nemo_stale` and in a note, and the experiment stays running.
 """
 
 from __future__ import annotations
@@ -177,8 +177,8 @@ def _import(
         researcher=_owner(experiment.path),
         source="nemo_run",
         custom=custom,
-        # The sync process's git state and command line say nothing about
-        # how the experiment was launched.
+        # The sync process's git state and command line do not describe how
+        # the experiment was launched.
         capture=False,
         started_at=experiment.started_at,
     )

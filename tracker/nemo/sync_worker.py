@@ -1,8 +1,8 @@
 """Read NeMo Run task states in a child process.
 
 Run as `python -m tracker.nemo.sync_worker --home PATH` with a JSON list of
-experiment ids on stdin; prints one JSON object on the last line of stdout,
-mapping each id to `{"tasks": [...]}` or `{"error": "..."}`.
+experiment ids on stdin. The last line of stdout is one JSON object that
+maps each id to `{"tasks": [...]}` or `{"error": "..."}`.
 
 It is a separate process because `import nemo_run` takes 1-2 s and
 `Experiment.from_id` replaces the root logger's handlers (it calls
