@@ -73,7 +73,7 @@ def rows(results: dict[str, Any]) -> list[Row]:
 
 def _write_row(expbot: Any, pg: Any, mlflow: Any) -> Row:
     def runs_per_second(side: Any) -> float | None:
-        if isinstance(side, str):
+        if isinstance(side, str) or not side["load"]["write_sample"]:
             return None
         return float(side["load"]["runs_per_second"])
 
@@ -99,9 +99,11 @@ def _question_row(key: str, title: str, expbot: Any, pg: Any, mlflow: Any) -> Ro
 
     ratio = "-"
     if not isinstance(expbot, str) and not isinstance(mlflow, str):
-        ours = expbot["questions"][key]["p95_ms"]
-        theirs = mlflow["questions"][key]["p95_ms"]
-        ratio = _speedup(theirs / ours) if ours else "-"
+        ours, theirs = expbot["questions"][key], mlflow["questions"][key]
+        ratio = _speedup(theirs["p95_ms"] / ours["p95_ms"])
+        if ours.get("cpu_median_ms") and theirs.get("cpu_median_ms"):
+            cpu = theirs["cpu_median_ms"] / ours["cpu_median_ms"]
+            ratio += f" (CPU {cpu:.1f}x)"
     return Row(
         f"search: {title}, ms median / p95",
         cell(expbot),

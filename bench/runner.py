@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -167,7 +168,9 @@ def load_side(
     sample = specs[: options.write_sample]
     rest = specs[options.write_sample :]
     logger.info("%s: writing %d experiments through the API", side.name, len(sample))
+    cpu_started = time.process_time()
     seconds, per_second = rate(len(sample), lambda: [side.write(s) for s in sample])
+    cpu_seconds = time.process_time() - cpu_started
     logger.info(
         "%s: %.1f experiments/s; loading %d more", side.name, per_second, len(rest)
     )
@@ -176,6 +179,7 @@ def load_side(
         "write_sample": len(sample),
         "write_seconds": round(seconds, 3),
         "runs_per_second": round(per_second, 2),
+        "write_cpu_seconds": round(cpu_seconds, 3),
         "rest": len(rest),
         "rest_seconds": round(rest_seconds, 3),
     }

@@ -62,12 +62,13 @@ def measure_slash_search(
         from tests.fakeslack.signing import post_signed
     except ImportError as exc:
         return f"n/a (fake Slack not importable: {exc})"
-    if not _serve_exists():
+    command = _serve_command()
+    if command is None:
         return "n/a (`expbot serve` is not available yet)"
 
     with FakeSlack(rate_limit=None) as fake, open(home / "serve.log", "wb") as log:
         port = _free_port()
-        server = _start_server(database_url, home, fake, port, log)
+        server = _start_server(command, database_url, home, fake, port, log)
         try:
             _wait_until_healthy(server, port)
             url = f"http://127.0.0.1:{port}/slack/events"
@@ -96,14 +97,22 @@ def measure_slash_search(
     return SlashFigures(summarize(acks), summarize(answers), peak_rss_mb, errors)
 
 
-def _serve_exists() -> bool:
-    result = subprocess.run(
-        [_expbot_executable(), "serve", "--help"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return result.returncode == 0
+def _serve_command() -> list[str] | None:
+    """Return the command that runs `expbot serve`, or None if none does.
+
+    The `expbot` script comes first; `python -m bot.cli` is the same entry
+    point when the installed script predates the bot.
+    """
+    for command in ([_expbot_executable()], [sys.executable, "-m", "bot.cli"]):
+        result = subprocess.run(
+            [*command, "serve", "--help"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode == 0:
+            return command
+    return None
 
 
 def _expbot_executable() -> str:
@@ -120,7 +129,12 @@ def _free_port() -> int:
 
 
 def _start_server(
-    database_url: str, home: Path, fake: Any, port: int, log: IO[bytes]
+    command: list[str],
+    database_url: str,
+    home: Path,
+    fake: Any,
+    port: int,
+    log: IO[bytes],
 ) -> subprocess.Popen[bytes]:
     env = {
         key: value
@@ -134,8 +148,10 @@ def _start_server(
         SLACK_SIGNING_SECRET=fake.signing_secret,
         SLACK_API_URL=fake.api_url,
     )
-    command = [_expbot_executable(), "serve", "--http", "--port", str(port)]
-    return subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    arguments = ["serve", "--http", "--host", "127.0.0.1", "--port", str(port)]
+    return subprocess.Popen(
+        [*command, *arguments], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
 
 
 def _wait_until_healthy(server: subprocess.Popen[bytes], port: int) -> None:

@@ -12,13 +12,20 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Stats:
-    """Latencies in milliseconds over `count` timed calls."""
+    """Latencies in milliseconds over `count` timed calls.
+
+    The `cpu_` figures are this process's CPU time per call, which other
+    work on a shared machine disturbs less than the wall-clock figures.
+    They are None where the work runs in another process.
+    """
 
     count: int
     median_ms: float
     p95_ms: float
     p99_ms: float
     max_ms: float
+    cpu_median_ms: float | None = None
+    cpu_p95_ms: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -32,13 +39,15 @@ def percentile(samples: list[float], fraction: float) -> float:
     return ordered[rank - 1]
 
 
-def summarize(samples_ms: list[float]) -> Stats:
+def summarize(samples_ms: list[float], cpu_ms: list[float] | None = None) -> Stats:
     return Stats(
         count=len(samples_ms),
         median_ms=statistics.median(samples_ms),
         p95_ms=percentile(samples_ms, 0.95),
         p99_ms=percentile(samples_ms, 0.99),
         max_ms=max(samples_ms),
+        cpu_median_ms=statistics.median(cpu_ms) if cpu_ms else None,
+        cpu_p95_ms=percentile(cpu_ms, 0.95) if cpu_ms else None,
     )
 
 
@@ -46,12 +55,13 @@ def measure(call: Callable[[], object], repeat: int, warmup: int = 3) -> Stats:
     """Call `call` `warmup` times untimed, then `repeat` times timed."""
     for _ in range(warmup):
         call()
-    samples = []
+    samples, cpu_samples = [], []
     for _ in range(repeat):
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         call()
         samples.append((time.perf_counter() - started) * 1000)
-    return summarize(samples)
+        cpu_samples.append((time.process_time() - cpu_started) * 1000)
+    return summarize(samples, cpu_samples)
 
 
 def rate(count: int, call: Callable[[], object]) -> tuple[float, float]:
@@ -59,4 +69,4 @@ def rate(count: int, call: Callable[[], object]) -> tuple[float, float]:
     started = time.perf_counter()
     call()
     seconds = time.perf_counter() - started
-    return seconds, count / seconds if seconds > 0 else math.inf
+    return seconds, count / seconds if seconds > 0 else 0.0
