@@ -76,6 +76,13 @@ class Deliverer:
         self.tracker = tracker
         self.slack = slack
         self.recipients = recipients
+        self._directions: dict[str, event_messages.DirectionOf] = {}
+
+    def start_run(self) -> None:
+        """Forget what the last run cached: history reads, users, directions."""
+        self.slack.forget_history()
+        self.recipients.forget()
+        self._directions.clear()
 
     def deliver(self, delivery: ClaimedDelivery) -> Posted:
         """Send the delivery, or find that an earlier attempt sent it.
@@ -187,7 +194,7 @@ class Deliverer:
             delivery.kind,
             delivery.actor,
             delivery.payload,
-            direction_of=self._directions(record),
+            direction_of=self._direction_of(record),
         )
         ts = self.slack.post(
             channel, text=text, blocks=blocks, delivery_ids=[delivery.id]
@@ -201,7 +208,7 @@ class Deliverer:
         channel: str,
         anchor: str,
     ) -> Posted:
-        direction_of = self._directions(record)
+        direction_of = self._direction_of(record)
         try:
             # The card is updated first: chat.update is idempotent, so when
             # it fails nothing is posted yet and the retry repeats it safely.
@@ -245,12 +252,14 @@ class Deliverer:
         self, delivery: ClaimedDelivery, record: ExperimentRecord, channel: str
     ) -> Posted:
         text, blocks = event_messages.shared_dm_message(
-            record, delivery.actor, direction_of=self._directions(record)
+            record, delivery.actor, direction_of=self._direction_of(record)
         )
         ts = self.slack.post(
             channel, text=text, blocks=blocks, delivery_ids=[delivery.id]
         )
         return Posted(channel, ts)
 
-    def _directions(self, record: ExperimentRecord) -> event_messages.DirectionOf:
-        return self.tracker.directions(record.team)
+    def _direction_of(self, record: ExperimentRecord) -> event_messages.DirectionOf:
+        if record.team not in self._directions:
+            self._directions[record.team] = self.tracker.directions(record.team)
+        return self._directions[record.team]

@@ -149,8 +149,7 @@ class Dispatcher:
         if self._paused(now):
             return stats
 
-        self.slack.forget_history()
-        self.recipients.forget()
+        self.deliverer.start_run()
         found = outbox.candidates(self.tracker.db, now=now, window=CANDIDATE_WINDOW)
         planned = rollup.plan(found, threshold=self.rollup_threshold)
         singles = self._limit_singles(planned.singles)

@@ -65,7 +65,7 @@ class SlackFailure(Exception):
         *,
         retry_after: float | None = None,
     ) -> None:
-        super().__init__(f"{method} failed: {error}")
+        super().__init__(f"{error} from {method}")
         self.method = method
         self.error = error
         self.category = category
