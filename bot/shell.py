@@ -30,6 +30,17 @@ PROMPT = "/exp "
 LOCAL_USER_ID = "ULOCALSHELL"
 QUIT_WORDS = ("quit", "exit", r"\q")
 RULE = "-" * 60
+# Icons the command replies start with, as terminal characters.
+ICONS = {
+    ":warning:": "⚠",
+    ":no_entry:": "⛔",
+    ":question:": "❓",
+    ":handshake:": "🤝",
+    ":link:": "🔗",
+    ":straight_ruler:": "📏",
+    ":bell:": "🔔",
+    ":no_bell:": "🔕",
+}
 
 
 def run_shell(
@@ -68,8 +79,14 @@ def render_reply(reply: Reply) -> str:
         if part.blocks:
             parts.append(render_text(part.blocks))
         else:
-            parts.append(to_plain(part.text))
+            parts.append(_icons(to_plain(part.text)))
     return f"\n{RULE}\n".join(parts) + "\n"
+
+
+def _icons(text: str) -> str:
+    for code, icon in ICONS.items():
+        text = text.replace(code, icon)
+    return text
 
 
 @contextlib.contextmanager
