@@ -30,6 +30,9 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         action="store_true",
         help="also run expbot's figures on a scratch PostgreSQL database",
     )
+    parser.add_argument(
+        "--warmup", type=int, default=3, help="untimed calls before each timed series"
+    )
     parser.add_argument("--skip-mlflow", action="store_true", help="leave MLflow out")
     parser.add_argument("--seed", type=int, default=7, help="workload seed")
     parser.add_argument(
@@ -58,6 +61,7 @@ def parse_args(argv: Sequence[str] | None) -> Options:
     return Options(
         size=args.size,
         repeat=args.repeat,
+        warmup=max(0, args.warmup),
         postgres=args.postgres,
         skip_mlflow=args.skip_mlflow,
         seed=args.seed,

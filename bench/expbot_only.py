@@ -23,14 +23,16 @@ REPORT_MONTH = WORKLOAD_END.month - 1 if WORKLOAD_END.month > 1 else 12
 REPORT_TEAM = TEAMS[0]
 
 
-def measure_summary(tracker: Tracker, repeat: int) -> Stats | str:
+def measure_summary(tracker: Tracker, repeat: int, warmup: int) -> Stats | str:
     try:
-        return measure(lambda: tracker.summary(team=REPORT_TEAM), repeat)
+        return measure(lambda: tracker.summary(team=REPORT_TEAM), repeat, warmup)
     except ImportError as exc:
         return f"n/a ({exc})"
 
 
-def measure_report(tracker: Tracker, repeat: int) -> dict[str, Stats | str]:
+def measure_report(
+    tracker: Tracker, repeat: int, warmup: int
+) -> dict[str, Stats | str]:
     """Time the monthly report's figures, and figures plus charts."""
     try:
         importlib.import_module("tracker.reports")
@@ -41,11 +43,11 @@ def measure_report(tracker: Tracker, repeat: int) -> dict[str, Stats | str]:
     def build() -> Any:
         return tracker.report(REPORT_TEAM, REPORT_YEAR, REPORT_MONTH)
 
-    figures: dict[str, Stats | str] = {"report": measure(build, repeat)}
+    figures: dict[str, Stats | str] = {"report": measure(build, repeat, warmup)}
     try:
         from tracker.charts import render_charts
     except ImportError as exc:
         figures["report_charts"] = f"n/a ({exc})"
         return figures
-    figures["report_charts"] = measure(lambda: render_charts(build()), repeat)
+    figures["report_charts"] = measure(lambda: render_charts(build()), repeat, warmup)
     return figures

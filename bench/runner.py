@@ -33,6 +33,8 @@ RESULTS_DIR = Path(__file__).parent / "results"
 class Options:
     size: int = 10_000
     repeat: int = 30
+    # Untimed calls before each timed series.
+    warmup: int = 3
     postgres: bool = False
     skip_mlflow: bool = False
     seed: int = 7
@@ -103,10 +105,10 @@ def run_expbot(
         _check_counts(side.name, counts, specs, warnings)
         logger.info("%s: summary and monthly report", key)
         figures["summary"] = _figure(
-            expbot_only.measure_summary(side.tracker, options.repeat)
+            expbot_only.measure_summary(side.tracker, options.repeat, options.warmup)
         )
         for name, value in expbot_only.measure_report(
-            side.tracker, options.repeat
+            side.tracker, options.repeat, options.warmup
         ).items():
             figures[name] = _figure(value)
     finally:
@@ -118,6 +120,7 @@ def run_expbot(
         options.workdir,
         [q.expbot_query for q in questions()],
         options.slash_requests,
+        options.warmup,
     )
     figures["slash_search"] = slash if isinstance(slash, str) else slash.as_dict()
     return figures
@@ -199,7 +202,9 @@ def ask_questions(
             )
             logger.warning("%s", message)
             warnings.append(message)
-        stats = measure(lambda q=question: side.search(q), options.repeat)
+        stats = measure(
+            lambda q=question: side.search(q), options.repeat, options.warmup
+        )
         logger.info(
             "%s: %s median %.1f ms, p95 %.1f ms",
             side.name,

@@ -50,9 +50,10 @@ class SlashFigures:
 
 
 def measure_slash_search(
-    database_url: str, home: Path, queries: list[str], requests: int
+    database_url: str, home: Path, queries: list[str], requests: int, warmup: int
 ) -> SlashFigures | str:
-    """Send `requests` `/exp search` commands, cycling through `queries`.
+    """Send `requests` timed `/exp search` commands after `warmup` untimed ones,
+    cycling through `queries`.
 
     Returns "n/a (...)" when the fake Slack or `expbot serve` is missing.
     """
@@ -74,7 +75,7 @@ def measure_slash_search(
             url = f"http://127.0.0.1:{port}/slack/events"
             acks, answers, errors = [], [], 0
             # Untimed warm-up: the first commands pay for imports and auth.test.
-            for index in range(-3, requests):
+            for index in range(-warmup, requests):
                 text = "search " + queries[index % len(queries)]
                 response_url = fake.mint_response_url("C0MLTEAM", "U0ALICE")
                 body = slash_command_body(text=text, response_url=response_url)

@@ -33,6 +33,7 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     options = Options(
         size=50,
         repeat=2,
+        warmup=1,
         write_sample=10,
         slash_requests=3,
         skip_mlflow=not HAS_MLFLOW,
