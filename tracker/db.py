@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -66,6 +66,19 @@ def make_engine(url: str | None = None, **options: Any) -> Engine:
 
     if parsed.get_backend_name() == "sqlite":
         return _make_sqlite_engine(parsed.database, url, **options)
+    if parsed.get_backend_name() == "postgresql":
+        return _make_postgres_engine(parsed, **options)
+    return create_engine(url, pool_pre_ping=True, **options)
+
+
+def _make_postgres_engine(url: URL, **options: Any) -> Engine:
+    # PostgreSQL's JIT compiles a search with several EXISTS subqueries in
+    # about a second, for queries that run in milliseconds without it.
+    server_options = url.query.get("options", "")
+    if isinstance(server_options, tuple):
+        server_options = " ".join(server_options)
+    server_options = f"{server_options} -c jit=off".strip()
+    url = url.update_query_dict({"options": server_options})
     return create_engine(url, pool_pre_ping=True, **options)
 
 
