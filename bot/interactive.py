@@ -384,14 +384,23 @@ def update_modal(client: WebClient, view_id: str, view: View) -> None:
 
 
 def confirm(client: WebClient, user_id: str, channel_id: str | None, text: str) -> None:
-    """Tell the user a change worked: ephemeral in the channel, else a DM."""
-    try:
-        if channel_id:
+    """Tell the user a change worked: ephemeral in the channel, else a DM.
+
+    A channel the bot cannot post in (it was removed, or the modal came
+    from the App Home tab) falls back to a direct message.
+    """
+    if channel_id:
+        try:
             client.chat_postEphemeral(channel=channel_id, user=user_id, text=text)
-        else:
-            client.chat_postMessage(channel=user_id, text=text)
+            return
+        except (SlackApiError, SlackClientError) as exc:
+            logger.warning(
+                "could not confirm to %s in %s: %s", user_id, channel_id, exc
+            )
+    try:
+        client.chat_postMessage(channel=user_id, text=text)
     except (SlackApiError, SlackClientError) as exc:
-        logger.warning("could not confirm to %s in %s: %s", user_id, channel_id, exc)
+        logger.warning("could not confirm to %s by DM: %s", user_id, exc)
 
 
 def shared_text(record: ExperimentRecord, added: list[str]) -> str:

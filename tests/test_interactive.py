@@ -344,6 +344,19 @@ def test_share_submission_from_home_sends_dm(
     assert call.params["channel"] == "U0ALICE"
 
 
+def test_share_confirmation_falls_back_to_dm(
+    app: App, fake: FakeSlack, experiment: ExperimentRecord
+) -> None:
+    # The bot is not in the private #secret-project, so it cannot post there.
+    metadata = share_modal(experiment.id, channel_id="G0SECRET").private_metadata
+
+    submit(app, fake, CALLBACK_SHARE, metadata or "", share_values("U0BOB"))
+
+    call = fake.wait_for_calls("chat.postMessage", ok=True)[0]
+    assert fake.calls("chat.postEphemeral")[0].error == "channel_not_found"
+    assert call.params["channel"] == "U0ALICE"
+
+
 def test_share_submission_by_stranger_errors(
     app: App, fake: FakeSlack, sqlite_tracker: Tracker, experiment: ExperimentRecord
 ) -> None:

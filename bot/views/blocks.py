@@ -36,8 +36,8 @@ MAX_VIEW_BLOCKS = 100
 # 2025) to reject blocks with msg_blocks_too_long once their text totals
 # about 12,000 characters. This budget is an estimate below that.
 MAX_MESSAGE_CHARS = 11_000
-# NOTE: a view is reported to be limited to 250 kB of JSON. 50,000
-# characters of text stays well below that, even in 3-byte UTF-8; an estimate.
+# NOTE: a view is reported to be limited to 250 kB of JSON. This budget is
+# an estimate: 50,000 characters stay below that even in 3-byte UTF-8.
 MAX_VIEW_CHARS = 50_000
 MAX_SECTION_TEXT = 3000
 MAX_FIELDS = 10

@@ -26,8 +26,8 @@ from tracker.errors import InvalidInput
 from tracker.records import ExperimentRecord
 
 SEARCH_PAGE_SIZE = 20
-# The most rows a More button requests. Even rows of the longest kind then
-# fit in 4 messages, within the 5 posts a response_url accepts.
+# The maximum rows a More button requests. Even rows of the longest kind
+# then fit in 4 messages, within the 5 posts a response_url accepts.
 MAX_PAGE_SIZE = 50
 
 
