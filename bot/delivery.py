@@ -29,13 +29,13 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 # chat.update errors that mean the card is gone or can no longer be edited,
-# and chat.postMessage's answer to a reply whose parent was deleted.
+# and chat.postMessage's error for a reply whose parent was deleted.
 _CARD_GONE = frozenset({"message_not_found", "cant_update_message", "thread_not_found"})
 
 
 @dataclass(frozen=True)
 class Posted:
-    """Where a delivery landed in Slack."""
+    """A delivery's message in Slack: its channel and ts."""
 
     channel: str
     ts: str
@@ -50,9 +50,9 @@ class SkipDelivery(Exception):
 
 
 class AttemptFailed(Exception):
-    """A failed attempt; `outcome_unknown` says whether Slack may have the post.
+    """A failed attempt, with whether Slack may have the post (`outcome_unknown`).
 
-    That is the case when the call itself may have gone through (a
+    Slack may have it when the call itself may have gone through (a
     timeout, a 5xx), and when the attempt failed before it could check
     Slack for an earlier attempt whose outcome was unknown.
     """

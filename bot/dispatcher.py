@@ -5,10 +5,10 @@ are due, rolls storms up into summaries and posts the rest paced per
 channel. Events written by any process (the CLI, training scripts, NeMo
 Run jobs) are picked up by the next poll, one to two seconds later.
 
-Delivery is at least once toward Slack and exactly once as seen in Slack:
-a delivery is recorded as soon as Slack accepted it, and one whose
-outcome is unknown (a crash, a timeout, a 5xx) is looked up in Slack by
-its metadata marker before it is posted again. Several dispatchers can
+Delivery is at least once toward Slack and exactly once as seen in Slack.
+A delivery is recorded as soon as Slack accepted it. One whose outcome is
+unknown (a crash, a timeout, a 5xx) is looked up in Slack by its metadata
+marker before it is posted again. Several dispatchers can
 run against one PostgreSQL database; leases and `SKIP LOCKED` split the
 work between them.
 """
@@ -61,7 +61,7 @@ _PER_CHANNEL_METHODS = frozenset({"chat.postMessage", "chat.update"})
 
 @dataclass
 class DispatchStats:
-    """What one run did, counted in deliveries."""
+    """Counts of one run's work, in deliveries (events for `routed`)."""
 
     routed: int = 0  # events
     delivered: int = 0
@@ -153,10 +153,14 @@ class Dispatcher:
         found = outbox.candidates(self.tracker.db, now=now, window=CANDIDATE_WINDOW)
         planned = rollup.plan(found, threshold=self.rollup_threshold)
         singles = self._limit_singles(planned.singles)
-        wanted = [c.id for group in planned.rollups for c in group]
-        wanted += [c.id for c in singles]
+        chosen_ids = [c.id for group in planned.rollups for c in group]
+        chosen_ids += [c.id for c in singles]
         claimed = outbox.claim(
-            self.tracker.db, wanted, worker=self.worker_id, now=now, lease=self.lease
+            self.tracker.db,
+            chosen_ids,
+            worker=self.worker_id,
+            now=now,
+            lease=self.lease,
         )
         queue = self._queue(planned.rollups, singles, claimed)
         self._drain(queue, stats)
@@ -231,7 +235,7 @@ class Dispatcher:
 
     def _send(self, item: _Item, stats: DispatchStats) -> None:
         now = self.clock()
-        held = set(
+        still_claimed = set(
             outbox.begin_attempt(
                 self.tracker.db,
                 item.ids,
@@ -240,13 +244,13 @@ class Dispatcher:
                 lease=self.lease,
             )
         )
-        if len(held) < len(item.ids):
+        if len(still_claimed) < len(item.ids):
             logger.warning(
                 "lost the claim on deliveries %s to %s before sending",
-                sorted(set(item.ids) - held),
+                sorted(set(item.ids) - still_claimed),
                 item.target,
             )
-        item.deliveries = [d for d in item.deliveries if d.id in held]
+        item.deliveries = [d for d in item.deliveries if d.id in still_claimed]
         if not item.deliveries:
             return
         if item.is_rollup:
@@ -289,8 +293,8 @@ class Dispatcher:
         if hidden:
             reason = "the experiment is private; it is not announced in channels"
             self._skip(_Item(item.target, hidden), reason, stats)
-        kept = [d for d in item.deliveries if d.experiment_id in visible]
-        return _Item(item.target, kept, item.is_rollup)
+        shown = [d for d in item.deliveries if d.experiment_id in visible]
+        return _Item(item.target, shown, item.is_rollup)
 
     def _delivered(self, item: _Item, posted: Posted, stats: DispatchStats) -> None:
         now = self.clock()

@@ -37,7 +37,7 @@ NAME_CHARS = 80
 def event_line(
     kind: str, actor: str, payload: Mapping[str, Any], direction_of: DirectionOf
 ) -> str:
-    """Return one escaped mrkdwn line that says what happened."""
+    """Return one escaped mrkdwn line that describes the event."""
     who = escape_to_fit(actor, 100) if actor else "someone"
     if kind == "created":
         return f":rocket: *Started* by {who}"
@@ -68,8 +68,8 @@ def card_message(
     """Build an experiment's first message in a channel: its card.
 
     When the first event the channel hears is not `created` (say the
-    channel subscribed to completions only), a line under the card says
-    which event it was.
+    channel subscribed to completions only), a line under the card's title
+    names that event.
     """
     blocks = card_blocks(record, direction_of=direction_of)
     if kind != "created":
@@ -79,8 +79,8 @@ def card_message(
 
 
 def card_blocks(record: ExperimentRecord, *, direction_of: DirectionOf) -> list[Block]:
-    # Anyone in a channel sees the buttons; the action handlers check who
-    # may share or add a note when the button is pressed.
+    # Everyone in a channel gets the buttons, so the action handlers check
+    # who may share or add a note when a button is pressed.
     return experiment_card(record, can_change=True, direction_of=direction_of)
 
 

@@ -176,7 +176,7 @@ def begin_attempt(
     """Record that an attempt starts; return the ids whose claim still holds.
 
     The state becomes `sending` before any Slack call, so a crash during
-    the call leaves a row that the next claimer knows to check in Slack.
+    the call leaves a row that the next claimer must check in Slack first.
     """
     statement = (
         update(models.Delivery)

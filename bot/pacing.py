@@ -1,7 +1,7 @@
 """Pacing of posts per channel, and the backoff between retries.
 
 Slack accepts about one `chat.postMessage` per second per channel and
-answers faster posts with HTTP 429. The pacer spaces this process's posts
+rejects faster posts with HTTP 429. The pacer spaces this process's posts
 to each target and remembers the `Retry-After` holds Slack asked for.
 Several dispatchers do not share a pacer; a 429 from their combined rate
 is honoured like any other.

@@ -27,7 +27,7 @@ class UnknownRecipient(Exception):
 
 
 class Recipients:
-    """Resolves researcher handles to Slack user ids, caching the answers."""
+    """Resolves researcher handles to Slack user ids, caching the results."""
 
     def __init__(self, tracker: Tracker, slack: SlackCalls) -> None:
         self.tracker = tracker

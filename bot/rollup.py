@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from tracker import Tracker
 
 # More than this many waiting deliveries of one kind for one target are
-# rolled up; up to this many are posted one by one, about a second apart.
+# rolled up. Up to this many are posted one by one, about a second apart.
 ROLLUP_THRESHOLD = 10
 # Deliveries per summary message; more become several summaries. It keeps
 # the ids in the message metadata to a few kilobytes.
@@ -64,7 +64,7 @@ DirectionOf = Callable[[str], str]
 
 @dataclass(frozen=True)
 class Plan:
-    """What one dispatcher run sends: summaries, then single deliveries."""
+    """The work of one dispatcher run: summaries, then single deliveries."""
 
     rollups: list[list[Candidate]]
     singles: list[Candidate]

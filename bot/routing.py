@@ -2,8 +2,8 @@
 
 An event goes to every channel with a subscription that was made before
 the event, lists the event's kind and whose query matches the experiment
-(evaluated in SQL when routing, so `accuracy>0.9` sees the metrics that
-a `completed` event brought). Private experiments never go to channels.
+(evaluated in SQL when routing, so `accuracy>0.9` is tested against the
+metrics that a `completed` event brought). Private experiments never go to channels.
 A `shared` event also goes to each newly added collaborator as a DM.
 
 Events are routed in id order by one dispatcher at a time: SQLite runs one
@@ -163,7 +163,7 @@ def _added(event: models.Event) -> list[str]:
     for handle in (event.payload or {}).get("added", []):
         target = outbox.dm_target(str(handle))
         if len(target) > _TARGET_CHARS:
-            # NOTE: deliveries.target holds 64 characters, so a handle of
+            # NOTE: deliveries.target is limited to 64 characters, so a handle of
             # more than 61 gets no DM. Handles are user names or emails and
             # rarely that long.
             logger.error(

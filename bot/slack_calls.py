@@ -5,7 +5,7 @@ Every failure becomes a `SlackFailure` with a category:
     rate_limited   HTTP 429: wait `Retry-After` seconds; nothing was posted
     unknown        timeout, connection error, HTTP 5xx, internal_error or
                    fatal_error: Slack may have acted, so check before a retry
-    transient      Slack answered that it did not act but may later
+    transient      Slack replied that it did not act but may later
     auth           the token is invalid or revoked: stop sending
     permanent      anything else (channel_not_found, not_in_channel,
                    is_archived, invalid_blocks, ...): retrying will not help

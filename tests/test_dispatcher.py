@@ -1,6 +1,6 @@
 """The notification dispatcher against the fake Slack: routing, threads, DMs.
 
-A real Tracker on a SQLite file writes events; the dispatcher delivers them
+A real Tracker on a SQLite file writes events. The dispatcher delivers them
 to the fake Slack Web API over HTTP with the real slack_sdk client.
 """
 

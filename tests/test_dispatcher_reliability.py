@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from types import SimpleNamespace
 
 import pytest
 
 from bot import outbox
-from bot.dispatcher import LEASE, Dispatcher
+from bot.dispatcher import LEASE, Dispatcher, start
+from bot.settings import Settings
 from tests.dispatcher_harness import (
     GENERAL,
     ML_TEAM,
@@ -127,11 +129,11 @@ def test_rate_limit_holds_only_its_channel(tracker, slack, clock):
 
     dispatcher.run_once()
 
-    held = {row.target: row for row in deliveries(tracker)}
+    by_target = {row.target: row for row in deliveries(tracker)}
     assert len(slack.messages(ML_TEAM)) == 1
     assert slack.messages(GENERAL) == []
-    assert held[GENERAL].state == outbox.PENDING
-    assert (held[GENERAL].next_attempt_at - clock.now).total_seconds() >= 29
+    assert by_target[GENERAL].state == outbox.PENDING
+    assert (by_target[GENERAL].next_attempt_at - clock.now).total_seconds() >= 29
 
 
 def test_server_errors_back_off_exponentially(tracker, slack, clock, monkeypatch):
@@ -254,7 +256,7 @@ def test_crash_after_post_keeps_card_anchor(tracker, slack, clock):
     assert len(slack.replies(GENERAL, card[0].ts)) == 1
 
 
-def test_crash_after_thread_reply_does_not_duplicate(tracker, slack, clock):
+def test_reply_crash_does_not_duplicate(tracker, slack, clock):
     subscribe(tracker, GENERAL)
     record = tracker.track("bert", researcher="alice")
     drain(make_dispatcher(tracker, slack, clock), clock)
@@ -325,7 +327,7 @@ def test_leased_delivery_waits_for_lease(tracker, slack, clock):
     assert not slack.calls("conversations.history")
 
 
-def test_timeout_after_slack_acted_does_not_duplicate(tracker, slack, clock, caplog):
+def test_late_post_after_timeout_is_found(tracker, slack, clock, caplog):
     subscribe(tracker, GENERAL)
     client = make_client(slack, timeout=1)
     dispatcher = make_dispatcher(tracker, slack, clock, client=client)
@@ -382,3 +384,21 @@ def test_thread_picks_up_other_process_events(sqlite_url, slack):
 
     assert len(calls) == 1
     assert "from-a-script" in slack.messages(GENERAL)[0].text
+
+
+def test_service_start_runs_dispatcher(sqlite_url, slack):
+    tracker = Tracker(sqlite_url)
+    subscribe(tracker, GENERAL)
+    settings = Settings(bot_token=slack.bot_token, api_url=slack.api_url)
+    app = SimpleNamespace(client=make_client(slack))
+
+    service = start(app, settings, tracker)
+    try:
+        tracker.track("served", researcher="alice")
+        calls = slack.wait_for_calls("chat.postMessage", timeout=5, ok=True)
+    finally:
+        service.stop()
+        tracker.close()
+
+    assert len(calls) == 1
+    assert service.slack.client.retry_handlers == []

@@ -120,7 +120,7 @@ def test_each_channel_gets_its_own_summary(tracker, slack, dispatcher, clock):
     assert len(slack.messages(ML_TEAM)) == 1
 
 
-def test_created_and_completed_storms_stay_in_order(tracker, slack, dispatcher, clock):
+def test_start_and_finish_storms_stay_ordered(tracker, slack, dispatcher, clock):
     subscribe(tracker, GENERAL)
     sweep(tracker, 20)
 

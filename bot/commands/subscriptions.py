@@ -147,16 +147,16 @@ def parse_event_kinds(text: str | None) -> tuple[str, ...]:
     """Parse `created,completed` (or `all`) into kinds in the standard order."""
     if text is None or text.strip().lower() == "all":
         return ALL_KINDS
-    wanted = {part.strip().lower() for part in text.split(",") if part.strip()}
-    unknown = sorted(wanted - set(ALL_KINDS))
+    requested = {part.strip().lower() for part in text.split(",") if part.strip()}
+    unknown = sorted(requested - set(ALL_KINDS))
     if unknown:
         raise UsageError(
             f"Unknown event kind {code(unknown[0])}: use {', '.join(ALL_KINDS)}, "
             "or `all`, e.g. `events:completed,failed`."
         )
-    if not wanted:
+    if not requested:
         raise UsageError("Name at least one event kind, e.g. `events:completed`.")
-    return tuple(kind for kind in ALL_KINDS if kind in wanted)
+    return tuple(kind for kind in ALL_KINDS if kind in requested)
 
 
 def add_subscription(
