@@ -10,6 +10,7 @@ from tracker.errors import (
     InvalidTransition,
     PermissionDenied,
 )
+from tracker.nemo.task import current
 from tracker.records import ExperimentRecord
 
 __all__ = [
@@ -23,4 +24,5 @@ __all__ = [
     "PermissionDenied",
     "Run",
     "Tracker",
+    "current",
 ]

@@ -240,7 +240,12 @@ class Tracker:
         artifacts: Iterable[str] = (),
         actor: str | None = None,
         as_admin: bool = False,
+        ended_at: dt.datetime | None = None,
     ) -> ExperimentRecord:
+        """Mark a running experiment completed, with its final metrics.
+
+        `ended_at` defaults to now; importers pass the real end time.
+        """
         values = validation.metrics(metrics or {})
         uris = [validation.artifact(uri) for uri in artifacts]
         with self.db.write() as session:
@@ -249,7 +254,7 @@ class Tracker:
             now = self.clock()
             self._record_metrics(session, row, values, None, now)
             row.artifacts.extend(models.Artifact(uri=u, created_at=now) for u in uris)
-            self._finish(session, row, "completed", "", actor, now)
+            self._finish(row, "completed", "", _end_time(row, ended_at, now), now)
             session.flush()
             summary = {m.key: m.value for m in row.metrics}
             _emit(session, row, "completed", actor or row.researcher, summary, now)
@@ -262,9 +267,11 @@ class Tracker:
         *,
         actor: str | None = None,
         as_admin: bool = False,
+        ended_at: dt.datetime | None = None,
     ) -> ExperimentRecord:
         reason = validation.text_field(reason, "reason", validation.MAX_REASON_CHARS)
-        return self._end(identifier, "failed", reason, actor, as_admin)
+        status = "failed"
+        return self._end(identifier, status, reason, actor, as_admin, ended_at)
 
     def cancel(
         self,
@@ -273,9 +280,11 @@ class Tracker:
         *,
         actor: str | None = None,
         as_admin: bool = False,
+        ended_at: dt.datetime | None = None,
     ) -> ExperimentRecord:
         reason = validation.text_field(reason, "reason", validation.MAX_REASON_CHARS)
-        return self._end(identifier, "cancelled", reason, actor, as_admin)
+        status = "cancelled"
+        return self._end(identifier, status, reason, actor, as_admin, ended_at)
 
     def add_artifacts(
         self, identifier: str, uris: Iterable[str], *, actor: str | None = None
@@ -608,13 +617,14 @@ class Tracker:
         reason: str,
         actor: str | None,
         as_admin: bool,
+        ended_at: dt.datetime | None = None,
     ) -> ExperimentRecord:
         with self.db.write() as session:
             row = self._load_for_change(session, identifier, actor, as_admin)
             action = {"failed": "fail", "cancelled": "cancel"}[status]
             _require_running(row, action)
             now = self.clock()
-            self._finish(session, row, status, reason, actor, now)
+            self._finish(row, status, reason, _end_time(row, ended_at, now), now)
             _emit(
                 session, row, status, actor or row.researcher, {"reason": reason}, now
             )
@@ -631,16 +641,15 @@ class Tracker:
 
     def _finish(
         self,
-        session: Session,
         row: models.Experiment,
         status: str,
         reason: str,
-        actor: str | None,
+        ended_at: dt.datetime,
         now: dt.datetime,
     ) -> None:
         row.status = status
         row.reason = reason
-        row.ended_at = now
+        row.ended_at = ended_at
         row.updated_at = now
         logger.info("experiment %s is %s", row.id, status)
 
@@ -763,6 +772,25 @@ class Run:
 
 def _search_text(name: str, description: str, notes: Sequence[str]) -> str:
     return "\n".join([name, description, *notes]).lower()
+
+
+def _end_time(
+    row: models.Experiment, ended_at: dt.datetime | None, now: dt.datetime
+) -> dt.datetime:
+    """Check an end time given by an importer; default to now.
+
+    An end before the start is moved to the start: the clocks of the host
+    that ran a job and of the one recording it can differ a little.
+    """
+    if ended_at is None:
+        return now
+    if ended_at.tzinfo is None:
+        raise InvalidInput(
+            f"End time {ended_at.isoformat()} has no time zone; pass an aware "
+            "datetime, e.g. datetime.now(timezone.utc)."
+        )
+    started = row.started_at or row.created_at
+    return max(ended_at, started)
 
 
 def _require_running(row: models.Experiment, action: str) -> None:

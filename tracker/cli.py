@@ -45,6 +45,10 @@ def build_parser() -> Parser:
     _add_collaboration_commands(commands)
     _add_read_commands(commands)
     _add_admin_commands(commands)
+    # Imports no nemo_run: the command loads it only when it runs.
+    from tracker.nemo.cli import register_cli
+
+    register_cli(commands)
     return parser
 
 

@@ -7,7 +7,6 @@ Every change goes through the Tracker API, so the matching outbox event
 from __future__ import annotations
 
 import datetime as dt
-import inspect
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -71,11 +70,7 @@ def finish(
     }
     action = actions[result.status]
     reason = result.reason[: validation.MAX_REASON_CHARS]
-    options: dict[str, Any] = {}
-    # TODO: drop this check once Tracker.complete/fail/cancel take `ended_at`
-    # everywhere; until then an experiment ends at the time of this call.
-    if "ended_at" in inspect.signature(action).parameters:
-        options["ended_at"] = ended_at
+    options: dict[str, Any] = {"ended_at": ended_at}
     try:
         if result.status == "completed":
             action(experiment_id, **options)
