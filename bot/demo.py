@@ -21,7 +21,7 @@ from tracker import Tracker, people
 DEFAULT_SEED = 7
 DAYS = 30
 STEPS = 8
-# Who is on which team; the first researcher is the shell's default user.
+# Each researcher's team. The first researcher is the shell's default user.
 RESEARCHERS = {"alice": "nlp", "bob": "nlp", "carol": "speech", "dan": "speech"}
 FAILURE_REASONS = (
     "CUDA out of memory at step {step}: batch size {batch} is too large for A100-40GB",

@@ -1,4 +1,4 @@
-"""What a user sees when a request fails, and what the log keeps.
+"""Replies to failed requests, and the log entries behind them.
 
 A tracker error (bad input, not found, not allowed) is the user's to fix,
 so its message is shown as is. Anything else is a bug or an outage: the
@@ -62,7 +62,7 @@ def handle_listener_error(
     body: dict[str, Any],
     respond: Callable[..., Any] | None,
 ) -> None:
-    """Answer the user, if the request can be answered, and log the error."""
+    """Log the error and reply to the user when the request has a response_url."""
     if isinstance(error, ExpbotError):
         text = describe_error(error)
         logger.info("listener raised %s: %s", type(error).__name__, error)

@@ -1,4 +1,4 @@
-"""Who a Slack user is to the tracker: a researcher handle, a team, a role.
+"""Slack users as researchers: a handle, a team and an admin flag for each.
 
 A Slack user is looked up in the people table by Slack id. The first time
 an unknown user shows up, `users.info` gives their email: a person with

@@ -1,12 +1,13 @@
 """Acting once per Slack request, however often Slack delivers it.
 
 Slack sends a request again, with `X-Slack-Retry-Num`, when the first
-delivery was not acknowledged within 3 seconds; Socket Mode redelivers an
-envelope that was not acknowledged. A retry may arrive while the first
-delivery is still being handled, so each request's id is claimed with an
-insert-or-ignore into `processed_requests` before any listener runs: the
-one delivery that inserts the row acts, every other one is acknowledged
-and dropped. The claim is one single-row insert, well within the 3 s.
+delivery was not acknowledged within 3 seconds, and Socket Mode redelivers
+an envelope that was not acknowledged. A retry may arrive while the first
+delivery is still being handled. So each request's id is claimed with an
+insert-or-ignore into `processed_requests` before any listener runs. The
+one delivery that inserts the row acts, and every other one is
+acknowledged and dropped. The claim is one single-row insert, which takes
+milliseconds of the 3 s.
 
 NOTE: a delivery that claimed its id and then crashed before acting is
 not redone by a retry; at most once was chosen over at least once because
@@ -79,11 +80,10 @@ class RequestLog:
     def claim(self, key: str) -> bool:
         """Record `key`; return False if it was already recorded."""
         now = self.tracker.clock()
-        table = models.ProcessedRequest.__table__
         statement = (
             _insert_or_ignore(self.tracker.db.dialect)
             .values(key=key[:MAX_KEY_CHARS], created_at=now)
-            .returning(table.c.key)
+            .returning(models.ProcessedRequest.key)
         )
         # RETURNING yields the row only when it was inserted; rowcount is
         # not reliable for this statement on every driver (psycopg gives -1).
@@ -109,7 +109,7 @@ class RequestLog:
 
 
 def _insert_or_ignore(dialect: str) -> Any:
-    table = models.ProcessedRequest.__table__
+    table = models.ProcessedRequest
     if dialect == "sqlite":
         return sqlite.insert(table).on_conflict_do_nothing(index_elements=["key"])
     if dialect == "postgresql":

@@ -1,13 +1,13 @@
 """The `/exp` slash command: acknowledge, parse, run a subcommand, respond.
 
 Slack shows the user an error if a slash command is not acknowledged within
-3 seconds, so the listener acknowledges first and does nothing else: the
-work (identifying the user, the tracker queries, the reply) runs on the
-app's command worker pool. Bolt's lazy listeners would also work, but they
-share Bolt's listener executor with the acknowledging functions, so a
-burst of slow commands could delay other requests' acks; a pool of its
-own keeps ack latency independent of command latency, and gives shutdown
-one place to wait for work in flight.
+3 seconds. So the listener acknowledges first and does nothing else, and
+the work (identifying the user, the tracker queries, the reply) runs on
+the app's command worker pool. Bolt's lazy listeners would also work, but
+they share Bolt's listener executor with the acknowledging functions, so a
+burst of slow commands could delay other requests' acks. A pool of its own
+keeps ack latency independent of command latency, and gives shutdown one
+place to wait for work in flight.
 
 `execute()` is the Slack-free core that `expbot shell` uses too.
 """
@@ -33,9 +33,9 @@ from slack_sdk.models.blocks import (
 
 import bot.commands  # noqa: F401  (registers the subcommands)
 from bot import errors, slack_text
-from bot.commands.base import COMMANDS, CommandContext, Reply, UsageError
+from bot.commands.base import COMMANDS, Command, CommandContext, Reply
 from bot.identity import Directory
-from tracker.errors import ExpbotError
+from tracker.errors import ExpbotError, InvalidInput, InvalidQuery
 
 if TYPE_CHECKING:
     from slack_bolt import App
@@ -66,9 +66,9 @@ def split_command(text: str) -> tuple[str, str]:
 def execute(ctx: CommandContext, text: str) -> Reply:
     """Run one `/exp` line (without the `/exp`) and return the reply.
 
-    Tracker errors become a short reply naming the value and the next
-    step; any other exception an apology with a reference id, logged
-    with its traceback.
+    A tracker error becomes a short reply that names the value and the next
+    step. Any other exception becomes an apology with a reference id, and
+    is logged with its traceback under that id.
     """
     name, args = split_command(text)
     name = name or "help"
@@ -77,11 +77,11 @@ def execute(ctx: CommandContext, text: str) -> Reply:
         return unknown_command(name)
     try:
         reply = command.handler(ctx, args)
-    except UsageError as exc:
-        return error_reply(
-            f"{errors.describe_error(exc)}\nUsage: `/exp {command.usage}`. "
-            f"Examples: `/exp help {command.name}`."
-        )
+    except InvalidQuery as exc:
+        # Its message already points to `/exp help search`.
+        return error_reply(errors.describe_error(exc))
+    except InvalidInput as exc:
+        return usage_reply(command, exc)
     except ExpbotError as exc:
         return error_reply(errors.describe_error(exc))
     except Exception as exc:
@@ -89,9 +89,18 @@ def execute(ctx: CommandContext, text: str) -> Reply:
         errors.log_unexpected(exc, reference, "/exp %s by %s", name, ctx.user_id)
         return error_reply(errors.apology(reference, f"`/exp {name}`"))
     if command.changes_data:
-        # Posting a confirmation to a channel tells nobody anything.
+        # A confirmation of a change is of no use to the rest of a channel.
         reply.shareable = False
     return reply
+
+
+def usage_reply(command: Command, exc: InvalidInput) -> Reply:
+    """Reply to bad arguments with the error, the usage and where to read more."""
+    usage = slack_text.escape(f"/exp {command.usage}")
+    return error_reply(
+        f"{errors.describe_error(exc)}\nUsage: `{usage}`. "
+        f"Examples: `/exp help {command.name}`."
+    )
 
 
 def unknown_command(name: str) -> Reply:
@@ -251,7 +260,8 @@ class SlashCommand:
         posted = self._post_in_channel(respond, client, channel_id, reply, user_id)
         if posted:
             _quietly(respond, delete_original=True)
-        logger.info("/exp %s posted to %s by %s", text[:40], channel_id, user_id)
+        name = split_command(text)[0] or "help"
+        logger.info("/exp %s posted to %s by %s", name, channel_id, user_id)
 
     def _post_in_channel(
         self,
@@ -273,7 +283,7 @@ class SlashCommand:
                     blocks=payload.get("blocks"),
                 )
         except (SlackApiError, SlackClientError) as exc:
-            logger.warning("could not post to %s: %s", channel_id, exc)
+            logger.warning("failed to post to %s: %s", channel_id, exc)
             text = (
                 ":warning: I could not post to this channel. Invite me with "
                 "`/invite @expbot` and try again."
@@ -296,7 +306,7 @@ class SlashCommand:
         user_id: str,
         **options: Any,
     ) -> bool:
-        """Send payloads through the response_url; return whether all went."""
+        """Send payloads through the response_url; return True if all were sent."""
         for payload in payloads:
             try:
                 response = respond(**payload, **options)

@@ -73,7 +73,7 @@ def serve(
         finally:
             services.stop()
     finally:
-        # Commands already acknowledged still get their answer.
+        # Commands already acknowledged still get their reply.
         workers.shutdown(wait=True)
         tracker.close()
         logger.info("expbot stopped")
@@ -143,7 +143,7 @@ def run_socket_mode(app: App, settings: Settings) -> None:
 
 
 class HttpApp:
-    """The WSGI app: Slack's requests go to Bolt, health checks answer here."""
+    """The WSGI app: Slack's requests go to Bolt, and health checks are served here."""
 
     def __init__(self, app: App, tracker: Tracker) -> None:
         self.slack = SlackRequestHandler(app, path=EVENTS_PATH)
@@ -157,7 +157,7 @@ class HttpApp:
         if path == EVENTS_PATH:
             if method != "POST":
                 return _json(start_response, "405 Method Not Allowed", {"ok": False})
-            return self.slack(environ, start_response)  # type: ignore[no-any-return]
+            return self.slack(environ, start_response)
         if path == HEALTH_PATH and method in ("GET", "HEAD"):
             return self.health(start_response)
         return _json(start_response, "404 Not Found", {"ok": False})
@@ -197,7 +197,7 @@ def _log_repeated_signal(signum: int, _frame: FrameType | None) -> None:
 
 
 def _install_signal_handlers(handler: Handler) -> dict[int, Any]:
-    previous = {}
+    previous: dict[int, Any] = {}
     for signum in (signal.SIGTERM, signal.SIGINT):
         previous[signum] = signal.signal(signum, handler)
     return previous

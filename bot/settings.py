@@ -1,8 +1,8 @@
 """The bot's settings, read from the environment in one place.
 
-`Settings.from_env()` only parses; `require_slack()` checks that the tokens
-a Slack connection needs are present and well formed, so `expbot shell`
-runs with no Slack tokens at all while `expbot serve` fails at start with
+`Settings.from_env()` only parses. `require_slack()` checks that the tokens
+a Slack connection needs are present and well formed. So `expbot shell`
+runs with no Slack tokens at all, while `expbot serve` fails at start with
 a message that names the variable and the fix.
 """
 

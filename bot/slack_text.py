@@ -28,7 +28,7 @@ class Token:
 
 
 def escape(text: str) -> str:
-    """Escape user text for mrkdwn so it shows as typed and notifies nobody."""
+    """Escape user text for mrkdwn so that it shows as typed and mentions no one."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 

@@ -98,6 +98,18 @@ def test_usage_error_adds_usage_line(ctx: CommandContext) -> None:
     assert "`/exp help compare`" in reply.text
 
 
+def test_invalid_input_adds_usage_line(ctx: CommandContext) -> None:
+    reply = execute(ctx, "show zz")
+    assert "too short" in reply.text
+    assert "Usage: `/exp show ID`" in reply.text
+
+
+def test_invalid_query_points_to_search_help(ctx: CommandContext) -> None:
+    reply = execute(ctx, "search (unclosed")
+    assert "/exp help search" in reply.text
+    assert "Usage:" not in reply.text
+
+
 def test_unexpected_error_apologizes_with_reference(
     ctx: CommandContext, failing_command: None, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -70,13 +70,13 @@ def handles_for(tracker: Tracker, slack_user_ids: Iterable[str]) -> dict[str, st
 
 def slack_ids_for(tracker: Tracker, handles: Iterable[str]) -> dict[str, str]:
     """Map the linked ones of `handles` to their Slack user ids."""
-    wanted = list(dict.fromkeys(handles))
-    if not wanted:
+    requested = list(dict.fromkeys(handles))
+    if not requested:
         return {}
     with tracker.db.read() as session:
         rows = session.execute(
             select(models.Person.handle, models.Person.slack_user_id).where(
-                models.Person.handle.in_(wanted),
+                models.Person.handle.in_(requested),
                 models.Person.slack_user_id.is_not(None),
             )
         ).all()

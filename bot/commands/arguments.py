@@ -28,12 +28,12 @@ def take_options(
 
     Raises UsageError for an option given twice or with no value.
     """
-    wanted = set(names)
+    allowed = set(names)
     options: dict[str, str] = {}
     rest: list[str] = []
     for item in items:
         match = _OPTION.match(item)
-        if match is None or match.group(1) not in wanted:
+        if match is None or match.group(1) not in allowed:
             rest.append(item)
             continue
         name, value = match.group(1), match.group(2).strip('"')

@@ -33,8 +33,8 @@ class CommandContext:
     channel_id: str
     team: str | None = None  # the user's team, when known from the people table
     client: WebClient | None = None  # None in `expbot shell`
-    # True when the reply will be posted to a channel: reads then show only
-    # team-visible experiments, whoever asked.
+    # True when the reply will be posted to a channel. Reads then return
+    # only team-visible experiments, whatever the user may see.
     public: bool = False
 
     @property
@@ -43,7 +43,7 @@ class CommandContext:
         return CHANNEL_VIEWER if self.public else self.handle
 
 
-# A viewer name no handle can have, so it sees team-visible experiments only.
+# A viewer that no handle can equal, so reads return team-visible experiments.
 CHANNEL_VIEWER = "#channel"
 
 

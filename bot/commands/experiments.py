@@ -98,8 +98,8 @@ def share(ctx: CommandContext, args: str) -> Reply:
     if not added:
         present = ", ".join(mention(h, ids) for h in dict.fromkeys(handles))
         return Reply(text=f"{present} can already see and change {name}.")
-    who = ", ".join(mention(h, ids) for h in added)
-    return Reply(text=f":handshake: Shared {name} with {who}.")
+    recipients = ", ".join(mention(h, ids) for h in added)
+    return Reply(text=f":handshake: Shared {name} with {recipients}.")
 
 
 @command(
@@ -137,9 +137,9 @@ def tag(ctx: CommandContext, args: str) -> Reply:
     record = ctx.tracker.tag(
         identifier, add=add, remove=remove, actor=ctx.handle, as_admin=ctx.is_admin
     )
-    shown = " ".join(f"`{escape(t)}`" for t in record.tags) or "none"
+    tag_list = " ".join(f"`{escape(t)}`" for t in record.tags) or "none"
     name = f"*{escape(record.name)}* (`{record.short_id}`)"
-    return Reply(text=f":label: Tags of {name}: {shown}")
+    return Reply(text=f":label: Tags of {name}: {tag_list}")
 
 
 def tag_changes(items: list[str]) -> tuple[list[str], list[str]]:

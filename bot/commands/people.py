@@ -60,10 +60,12 @@ def link(ctx: CommandContext, args: str) -> Reply:
     identity = _target(ctx, rest[1] if len(rest) == 2 else None)
     directory = Directory(ctx.tracker, ctx.settings, ctx.client)
     person = directory.link(identity, handle, team=options.get("team"))
-    who = "You are" if identity.user_id == ctx.user_id else f"<@{identity.user_id}> is"
+    subject = (
+        "You are" if identity.user_id == ctx.user_id else f"<@{identity.user_id}> is"
+    )
     team = f" in team `{escape(person.team)}`" if person.team else ""
     return Reply(
-        text=f":link: {who} now `{escape(person.handle)}`{team}. Experiments "
+        text=f":link: {subject} now `{escape(person.handle)}`{team}. Experiments "
         f"recorded by `{escape(person.handle)}` are yours to change and share."
     )
 
