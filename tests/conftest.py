@@ -52,6 +52,14 @@ def postgres_available() -> str | None:
     return None
 
 
+@pytest.fixture(scope="session")
+def postgres_server(postgres_available) -> str:
+    """The PostgreSQL server URL; skips the test when it is unreachable."""
+    if postgres_available:
+        pytest.skip(postgres_available)
+    return POSTGRES_SERVER
+
+
 @pytest.fixture
 def postgres_url(postgres_available) -> Iterator[str]:
     """A PostgreSQL URL whose search_path is a fresh schema, dropped after."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from slack_sdk import WebClient
 
 from bot.commands.arguments import take_options
 from bot.commands.base import CommandContext, UsageError
@@ -177,8 +178,17 @@ def test_link_team_only_sets_team(sqlite_tracker: Tracker) -> None:
     assert person.team == "vision"
 
 
+def test_link_in_shell_points_to_user_option(sqlite_tracker: Tracker) -> None:
+    text = run(context(sqlite_tracker), "link bob")
+    assert "--user HANDLE" in text
+    assert people.by_handle(sqlite_tracker, "bob") is None
+
+
 def test_link_other_user_needs_admin(sqlite_tracker: Tracker) -> None:
-    text = run(context(sqlite_tracker), "link bob @bob")
+    # The permission check comes before any Slack call, so the client
+    # points at a closed loopback port.
+    client = WebClient(token="xoxb-unused", base_url="http://127.0.0.1:9/")
+    text = run(context(sqlite_tracker, client=client), "link bob @bob")
     assert "Only an expbot admin can link another user" in text
 
 

@@ -56,6 +56,12 @@ def link(ctx: CommandContext, args: str) -> Reply:
         return Reply(text=f"Your team is now `{escape(person.team)}`.")
     if len(rest) > 2:
         raise UsageError("Give one handle, and for admins one `@user` to link.")
+    if ctx.client is None:
+        # `expbot shell` has no Slack user to link; --user picks the handle.
+        return Reply(
+            text=f"In `expbot shell` you are `{escape(ctx.handle)}`. Start it "
+            "with `--user HANDLE` to act as someone else."
+        )
     handle = handle_word(rest[0])
     identity = _target(ctx, rest[1] if len(rest) == 2 else None)
     directory = Directory(ctx.tracker, ctx.settings, ctx.client)
