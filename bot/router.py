@@ -254,7 +254,8 @@ class SlashCommand:
         if reply.error:
             self._send(respond, messages(reply), user_id)
             return
-        reply.response_type = "in_channel"
+        for part in [reply, *reply.followups]:
+            part.response_type = "in_channel"
         reply.blocks = [*(reply.blocks or [text_block(reply.text)])]
         reply.blocks.append(_posted_by(user_id, text))
         posted = self._post_in_channel(respond, client, channel_id, reply, user_id)
@@ -272,11 +273,12 @@ class SlashCommand:
         user_id: str,
     ) -> bool:
         payloads = messages(reply)
-        if self._send(respond, payloads, user_id, replace_original=False):
+        sent = self._send(respond, payloads, user_id, replace_original=False)
+        if sent == len(payloads):
             return True
-        # A response_url expires after 30 minutes; post as the bot instead.
+        # A response_url expires after 30 minutes; post the rest as the bot.
         try:
-            for payload in payloads:
+            for payload in payloads[sent:]:
                 client.chat_postMessage(
                     channel=channel_id,
                     text=payload["text"],
@@ -305,19 +307,19 @@ class SlashCommand:
         payloads: list[dict[str, Any]],
         user_id: str,
         **options: Any,
-    ) -> bool:
-        """Send payloads through the response_url; return True if all were sent."""
-        for payload in payloads:
+    ) -> int:
+        """Send payloads through the response_url; return how many were sent."""
+        for sent, payload in enumerate(payloads):
             try:
                 response = respond(**payload, **options)
             except Exception:
                 logger.exception("response to %s failed", user_id)
-                return False
+                return sent
             status = getattr(response, "status_code", 200)
             if status >= 300:
                 logger.warning("response to %s got HTTP %s", user_id, status)
-                return False
-        return True
+                return sent
+        return len(payloads)
 
 
 def _posted_by(user_id: str, command_text: str) -> Block:

@@ -180,8 +180,11 @@ class SlackSender:
         *,
         user_id: str = "U0ALICE",
         channel_id: str = "C0MLTEAM",
+        response_url: str | None = None,
     ) -> Exchange:
-        response_url = self.fake.mint_response_url(channel_id, user_id)
+        """Click a button; `response_url` overrides the freshly minted one."""
+        if response_url is None:
+            response_url = self.fake.mint_response_url(channel_id, user_id)
         body = block_action_body(
             action_id=action_id,
             value=value,

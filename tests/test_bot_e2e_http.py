@@ -13,6 +13,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -368,6 +369,24 @@ def test_post_to_channel_hides_private(sender: SlackSender, runs) -> None:
     posted = reply_text(sender.replies(click, count=2)[0])
     assert runs["first"].short_id in posted
     assert runs["secret"].short_id not in posted
+
+
+def test_post_to_channel_after_url_expired(
+    sender: SlackSender, slack: FakeSlack, runs
+) -> None:
+    expired = f"{slack.base_url}response/expired-or-unknown"
+    value = json.dumps({"text": f"show {runs['first'].short_id}"})
+    sender.click(ACTION_POST_TO_CHANNEL, value, response_url=expired)
+
+    def reposted(call: Any) -> bool:
+        text = json.dumps(call.params)
+        return call.method == "chat.postMessage" and "Posted by" in text
+
+    slack.log.wait_until(lambda calls: any(reposted(c) for c in calls))
+    call = next(c for c in slack.calls("chat.postMessage") if reposted(c))
+    assert call.ok
+    assert call.params["channel"] == "C0MLTEAM"
+    assert runs["first"].name in json.dumps(call.params)
 
 
 def test_changing_commands_have_no_post_button(sender: SlackSender, runs) -> None:
