@@ -46,6 +46,8 @@ def route_events(
 
     Returns 0 without waiting when another dispatcher is routing.
     """
+    if not _has_unrouted(tracker):
+        return 0
     with tracker.db.write() as session:
         if not _take_routing_lock(session):
             return 0
@@ -77,6 +79,13 @@ def route_events(
         count = sum(len(found) for found in targets.values())
     logger.info("routed %d events to %d deliveries", len(events), count)
     return len(events)
+
+
+def _has_unrouted(tracker: Tracker) -> bool:
+    """Check with a read first, so an idle poll takes no SQLite write lock."""
+    statement = select(models.Event.id).where(models.Event.routed_at.is_(None)).limit(1)
+    with tracker.db.read() as session:
+        return session.scalar(statement) is not None
 
 
 def _take_routing_lock(session: Session) -> bool:
