@@ -18,6 +18,7 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         prog="python -m bench",
         description="Load a seeded workload into expbot and MLflow and time both.",
     )
+
     parser.add_argument("--size", type=int, default=10_000, help="experiments to load")
     parser.add_argument(
         "--repeat",
@@ -55,9 +56,11 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         action="store_true",
         help="keep databases loaded by an earlier run with the same size and seed",
     )
+
     args = parser.parse_args(argv)
     if args.size < 1 or args.repeat < 1:
         parser.error("--size and --repeat must be at least 1")
+
     return Options(
         size=args.size,
         repeat=args.repeat,

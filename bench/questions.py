@@ -37,7 +37,7 @@ class Question:
     mlflow_order_by: tuple[str, ...]
     limit: int
     matches: Callable[[ExperimentSpec], bool]
-    # Sort key of the reference answer, smallest first.
+    # Sort key of the reference result, smallest first.
     order: Callable[[ExperimentSpec], float]
 
     def expected_names(self, specs: list[ExperimentSpec]) -> list[str]:

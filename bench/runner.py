@@ -3,10 +3,10 @@
 Loading has two parts. The first `write_sample` experiments go through each
 side's public API with a training script's call pattern (create, log each
 of the 10 steps, end), and that part gives the write throughput. The rest
-only feed the query figures: expbot still goes through its public API but
-logs only the last step; MLflow's rows are inserted straight into its
-tables, also with the last step only, because its client would take hours
-at 100,000 runs.
+only feed the query figures, with the last step's metrics only. expbot
+still loads them through its public API. MLflow's rows are inserted
+straight into its tables, because its client would take hours at 100,000
+runs.
 """
 
 from __future__ import annotations

@@ -28,8 +28,8 @@ logger = logging.getLogger(__name__)
 
 STARTUP_TIMEOUT_SECONDS = 60.0
 ANSWER_TIMEOUT_SECONDS = 30.0
-# How often the response_url is checked for the answer; it bounds the
-# answer time's resolution.
+# How often the response_url is checked for the reply. The answer time is
+# accurate to about this interval.
 POLL_SECONDS = 0.001
 
 
@@ -170,7 +170,7 @@ def _wait_until_healthy(server: subprocess.Popen[bytes], port: int) -> None:
             pass
         time.sleep(0.1)
     raise TimeoutError(
-        f"expbot serve did not answer /healthz within {STARTUP_TIMEOUT_SECONDS} s"
+        f"expbot serve did not respond to /healthz within {STARTUP_TIMEOUT_SECONDS} s"
     )
 
 
