@@ -1,8 +1,6 @@
 """Shared pieces of the dispatcher tests: a fake Slack with history, a clock.
 
-The fake Slack has no `conversations.history` or `conversations.replies`;
-`add_history_methods` adds both, returning message metadata only with
-`include_all_metadata`, as Slack does. Tests run the dispatcher on the
+Tests run the dispatcher on the
 `FakeClock` from conftest, and its `sleep` advances that clock, so pacing
 and backoff cost no real time.
 """
@@ -14,7 +12,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import pytest
 from slack_sdk import WebClient
 
 from bot import outbox
@@ -22,8 +19,6 @@ from bot.commands.subscriptions import add_subscription, parse_event_kinds
 from bot.dispatcher import Dispatcher, DispatchStats
 from tests.conftest import FakeClock
 from tests.fakeslack import FakeSlack, Message
-from tests.fakeslack import server as fake_server
-from tests.fakeslack.api import ApiRequest, SlackError
 from tracker import Tracker, models
 
 GENERAL = "C0GENERAL"
@@ -31,57 +26,12 @@ ML_TEAM = "C0MLTEAM"
 RANDOM = "C0RANDOM"  # the bot is not a member
 
 
-def _page(request: ApiRequest, messages: list[Message]) -> dict[str, Any]:
-    oldest = float(request.get("oldest", 0) or 0)
-    with_metadata = request.flag("include_all_metadata")
-    found = []
-    for message in sorted(messages, key=lambda m: float(m.ts), reverse=True):
-        if float(message.ts) <= oldest:
-            continue
-        data = message.to_dict()
-        if not with_metadata:
-            data.pop("metadata", None)
-        found.append(data)
-    return {
-        "messages": found,
-        "has_more": False,
-        "response_metadata": {"next_cursor": ""},
-    }
-
-
-def conversations_history(request: ApiRequest) -> dict[str, Any]:
-    channel = request.channel()
-    if not channel.is_im and "U0EXPBOT" not in channel.members:
-        raise SlackError("not_in_channel")
-    return _page(request, request.workspace.channel_messages(channel.id))
-
-
-def conversations_replies(request: ApiRequest) -> dict[str, Any]:
-    channel = request.channel()
-    ts = str(request.require("ts", "thread_not_found"))
-    root = request.workspace.find_message(channel.id, ts)
-    if root is None:
-        raise SlackError("thread_not_found")
-    replies = request.workspace.thread_replies(channel.id, ts)
-    return _page(request, [root, *replies])
-
-
-def add_history_methods(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(
-        fake_server.METHODS, "conversations.history", conversations_history
-    )
-    monkeypatch.setitem(
-        fake_server.METHODS, "conversations.replies", conversations_replies
-    )
-
-
 @contextmanager
-def history_slack(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSlack]:
+def history_slack() -> Iterator[FakeSlack]:
     """Start a fake Slack with history methods and no real-time rate limit.
 
     Pacing is tested on the FakeClock instead.
     """
-    add_history_methods(monkeypatch)
     with FakeSlack(rate_limit=None) as fake:
         yield fake
 

@@ -73,7 +73,7 @@ def test_two_dispatchers_deliver_each_event_once(fast_postgres_url, monkeypatch)
     writer = Tracker(fast_postgres_url)
     subscribe(writer, GENERAL)
     replicas = [Tracker(fast_postgres_url) for _ in range(2)]
-    with history_slack(monkeypatch) as slack:
+    with history_slack() as slack:
         dispatchers = [
             Dispatcher(
                 replica,

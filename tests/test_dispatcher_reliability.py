@@ -42,7 +42,7 @@ def tracker(sqlite_tracker):
 
 @pytest.fixture
 def slack(monkeypatch):
-    with history_slack(monkeypatch) as fake:
+    with history_slack() as fake:
         yield fake
 
 

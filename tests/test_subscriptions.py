@@ -170,7 +170,7 @@ def test_subscribe_command_drives_dispatcher(tracker, clock, monkeypatch):
     matching = tracker.track("bert", project="mt", researcher="alice")
     tracker.track("wav2vec", project="asr", researcher="alice")
 
-    with history_slack(monkeypatch) as slack:
+    with history_slack() as slack:
         drain(make_dispatcher(tracker, slack, clock), clock)
         cards = slack.messages(GENERAL)
 
@@ -183,7 +183,7 @@ def test_unsubscribed_channel_hears_nothing(tracker, clock, monkeypatch):
     run(tracker, "unsubscribe 1")
     tracker.track("bert", researcher="alice")
 
-    with history_slack(monkeypatch) as slack:
+    with history_slack() as slack:
         drain(make_dispatcher(tracker, slack, clock), clock)
         cards = slack.messages(GENERAL)
 

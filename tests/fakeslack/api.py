@@ -26,6 +26,9 @@ DEFAULT_BOT_SCOPES = frozenset(
         "users:read.email",
         "channels:read",
         "groups:read",
+        "channels:history",
+        "groups:history",
+        "im:history",
     }
 )
 
@@ -38,6 +41,18 @@ METHOD_SCOPES: dict[str, tuple[str, ...]] = {
     "conversations.open": ("im:write", "mpim:write", "channels:manage", "groups:write"),
     "conversations.info": ("channels:read", "groups:read", "im:read", "mpim:read"),
     "conversations.members": ("channels:read", "groups:read", "im:read", "mpim:read"),
+    "conversations.history": (
+        "channels:history",
+        "groups:history",
+        "im:history",
+        "mpim:history",
+    ),
+    "conversations.replies": (
+        "channels:history",
+        "groups:history",
+        "im:history",
+        "mpim:history",
+    ),
     "users.info": ("users:read",),
     "users.lookupByEmail": ("users:read.email",),
     "files.getUploadURLExternal": ("files:write",),

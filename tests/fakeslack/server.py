@@ -22,6 +22,7 @@ from tests.fakeslack import (
     methods_chat,
     methods_directory,
     methods_files,
+    methods_history,
     methods_views,
 )
 from tests.fakeslack.api import (
@@ -64,6 +65,7 @@ METHODS: dict[str, MethodFunction] = {
     **methods_chat.METHODS,
     **methods_directory.METHODS,
     **methods_files.METHODS,
+    **methods_history.METHODS,
     **methods_views.METHODS,
 }
 
