@@ -36,7 +36,6 @@ logger = logging.getLogger(__name__)
 ROUTE_BATCH = 500
 # Any constant works; it only has to differ from the other advisory locks.
 _ROUTING_LOCK_KEY = 7146220816
-_TARGET_CHARS = 64
 
 
 def route_events(
@@ -168,20 +167,4 @@ def _matching(
 
 
 def _added(event: models.Event) -> list[str]:
-    handles = []
-    for handle in (event.payload or {}).get("added", []):
-        target = outbox.dm_target(str(handle))
-        if len(target) > _TARGET_CHARS:
-            # NOTE: deliveries.target is limited to 64 characters, so a handle of
-            # more than 61 gets no DM. Handles are user names or emails and
-            # rarely that long.
-            logger.error(
-                "no DM for collaborator %r of event %s: the handle is longer "
-                "than %d characters",
-                handle,
-                event.id,
-                _TARGET_CHARS - len(outbox.DM_PREFIX),
-            )
-            continue
-        handles.append(str(handle))
-    return handles
+    return [str(handle) for handle in (event.payload or {}).get("added", [])]

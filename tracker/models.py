@@ -324,7 +324,8 @@ class Subscription(Base):
 class Delivery(Base):
     """One (event, target) message: the idempotency record of the outbox.
 
-    `target` is a channel id or `dm:<user id>`. The unique constraint is
+    `target` is a channel id or `dm:<handle>`, sized for the longest
+    handle (100 characters) plus the prefix. The unique constraint is
     what makes a second dispatcher or a restart unable to post twice.
     """
 
@@ -332,7 +333,7 @@ class Delivery(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
-    target: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(String(128))
     state: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[dt.datetime]

@@ -356,7 +356,7 @@ def upgrade() -> None:
         "deliveries",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("event_id", sa.Integer(), nullable=False),
-        sa.Column("target", sa.String(length=64), nullable=False),
+        sa.Column("target", sa.String(length=128), nullable=False),
         sa.Column("state", sa.String(length=16), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column(
