@@ -14,6 +14,7 @@ from typing import Any
 from bench.timing import Stats, measure
 from bench.workload import TEAMS, WORKLOAD_END
 from tracker.api import Tracker
+from tracker.errors import ExpbotError
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +27,8 @@ REPORT_TEAM = TEAMS[0]
 def measure_summary(tracker: Tracker, repeat: int, warmup: int) -> Stats | str:
     try:
         return measure(lambda: tracker.summary(team=REPORT_TEAM), repeat, warmup)
-    except ImportError as exc:
+    except (ImportError, ExpbotError) as exc:
+        logger.warning("summary failed: %s", exc)
         return f"n/a ({exc})"
 
 
@@ -43,7 +45,11 @@ def measure_report(
     def build() -> Any:
         return tracker.report(REPORT_TEAM, REPORT_YEAR, REPORT_MONTH)
 
-    figures: dict[str, Stats | str] = {"report": measure(build, repeat, warmup)}
+    try:
+        figures: dict[str, Stats | str] = {"report": measure(build, repeat, warmup)}
+    except ExpbotError as exc:
+        logger.warning("monthly report failed: %s", exc)
+        return {"report": f"n/a ({exc})", "report_charts": f"n/a ({exc})"}
     try:
         from tracker.charts import render_charts
     except ImportError as exc:

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 from bench import expbot_only, slack_side
 from bench.questions import Question, questions
 from bench.timing import measure, rate
-from bench.workload import ExperimentSpec, generate
+from bench.workload import WORKLOAD_END, ExperimentSpec, generate
 
 logger = logging.getLogger(__name__)
 
@@ -99,6 +99,9 @@ def run_expbot(
             _save_marker(options, key, load)
         else:
             load = _load_marker(options, key)
+        # Reads run as of the day after the workload's last month, as the
+        # scheduled monthly report would.
+        side.clock.now = WORKLOAD_END
         figures: dict[str, Any] = {"load": load}
         figures["questions"] = ask_questions(side, specs, options, warnings)
         counts = {q.key: side.count(q) for q in questions()}

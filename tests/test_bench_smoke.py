@@ -103,3 +103,9 @@ def test_bench_table_lists_every_question(results: dict[str, Any]) -> None:
 def test_bench_results_saved_as_json(results: dict[str, Any], tmp_path: Path) -> None:
     path = report.save(results, tmp_path)
     assert json.loads(path.read_text())["options"]["size"] == 50
+
+
+def test_bench_times_summary_and_report(results: dict[str, Any]) -> None:
+    figures = results["backends"]["expbot_sqlite"]
+    for key in ("summary", "report", "report_charts"):
+        assert isinstance(figures[key], dict), figures[key]
