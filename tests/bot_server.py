@@ -1,9 +1,9 @@
 """Run the real `expbot serve` in a subprocess and talk to it as Slack does.
 
 `BotProcess` starts `python -m bot.cli serve ...` with its own environment
-and keeps its log; `SlackSender` sends really signed slash commands and
-button clicks to it, times each ack, and waits on the fake Slack for the
-replies posted to the response_url. `ACK_TIMES` collects every ack time of
+and keeps its log. `SlackSender` sends really signed slash commands and
+button clicks to it and times each ack. It then waits on the fake Slack
+for the replies posted to the response_url. `ACK_TIMES` collects every ack time of
 the session for the terminal summary that conftest prints.
 """
 

@@ -1,8 +1,8 @@
 """End to end: the real `expbot serve --socket` over the fake's websocket.
 
-The bot fetches its websocket URL with apps.connections.open (app token),
-receives slash commands and clicks as envelopes, acks each, and answers on
-the response_url, as in Slack's Socket Mode.
+The bot fetches its websocket URL with apps.connections.open (app token)
+and receives slash commands and clicks as envelopes. It acks each one and
+replies on the response_url, as in Slack's Socket Mode.
 """
 
 from __future__ import annotations
