@@ -1,8 +1,8 @@
 """The `expbot` entry point: the tracker's commands plus the bot's.
 
-The tracker's parser brings its subcommands; this adds `serve` and
-`shell`, and the commands of the bot's other modules (`outbox`,
-`reports`) through their `register(subparsers)` functions.
+The tracker's parser brings its subcommands. This adds `serve` and
+`shell`, and the commands of the bot's other modules (`outbox`, `report`,
+`report-sample`) through their `register(subparsers)` functions.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from bot import outbox_cli, reports_cli
 from tracker import cli as tracker_cli
 from tracker.api import Tracker
 
@@ -87,14 +88,9 @@ def _add_shell(commands: Any) -> None:
 
 
 def _add_registered(commands: Any) -> None:
-    """Add the subcommands of the bot's optional command modules."""
-    # TODO: import these directly once bot.outbox_cli and bot.reports_cli exist.
-    for module_name in ("bot.outbox_cli", "bot.reports_cli"):
-        try:
-            module = __import__(module_name, fromlist=["register"])
-        except ImportError:
-            continue
-        module.register(commands)
+    """Add the subcommands of the bot's other command modules."""
+    outbox_cli.register(commands)
+    reports_cli.register(commands)
 
 
 def cmd_serve(_tracker: Tracker | None, args: argparse.Namespace) -> int:
