@@ -234,8 +234,12 @@ def _insert_ignored(
             f"Report deliveries need SQLite or PostgreSQL, not {dialect}: set "
             "EXPBOT_DATABASE_URL to one of them."
         )
-    result: Any = session.execute(statement.values(**values))
-    return bool(result.rowcount)
+    # RETURNING yields the row only when it was inserted; rowcount is -1
+    # for this statement with psycopg, so it cannot tell.
+    inserted = session.execute(
+        statement.values(**values).returning(models.ReportDelivery.id)
+    ).scalar_one_or_none()
+    return inserted is not None
 
 
 def _delivery(session: Session, schedule_id: int, period: str) -> models.ReportDelivery:

@@ -36,6 +36,7 @@ from apscheduler.jobstores.base import JobLookupError
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy.pool import NullPool
 
 from bot import schedule_store as store
 from bot.lease import Lease
@@ -235,7 +236,7 @@ class SchedulerService:
 
     def _lead(self) -> None:
         with self._state_lock:
-            scheduler = self._new_scheduler()
+            scheduler = build_scheduler(self.tracker)
             scheduler.start()
             self._scheduler = scheduler
             now = dt.datetime.now(dt.UTC)
@@ -269,27 +270,7 @@ class SchedulerService:
         with self._state_lock:
             scheduler, self._scheduler = self._scheduler, None
         if scheduler is not None:
-            scheduler.shutdown(wait=wait)
-
-    def _new_scheduler(self) -> BackgroundScheduler:
-        # A separate engine, because the job store disposes of its engine
-        # when the scheduler shuts down.
-        url = self.tracker.db.engine.url.render_as_string(hide_password=False)
-        return BackgroundScheduler(
-            jobstores={
-                REPORT_JOBSTORE: SQLAlchemyJobStore(
-                    engine=make_engine(url), tablename=JOBS_TABLE
-                ),
-                LOCAL_JOBSTORE: MemoryJobStore(),
-            },
-            executors={"default": ThreadPoolExecutor(WORKERS)},
-            job_defaults={
-                "coalesce": True,
-                "misfire_grace_time": int(MISFIRE_GRACE.total_seconds()),
-                "max_instances": 1,
-            },
-            timezone=dt.UTC,
-        )
+            shutdown_scheduler(scheduler, wait=wait)
 
     # -- jobs ----------------------------------------------------------------
 
@@ -337,23 +318,7 @@ class SchedulerService:
                 job = existing.get(job_id)
                 if job is not None and job.name == schedule.describe():
                     continue
-                self._add_report_job(scheduler, schedule)
-
-    def _add_report_job(
-        self, scheduler: BackgroundScheduler, schedule: ScheduleRecord
-    ) -> None:
-        job = scheduler.add_job(
-            run_report_job,
-            cron_trigger(schedule),
-            args=[schedule.id],
-            id=report_job_id(schedule.id),
-            name=schedule.describe(),
-            jobstore=REPORT_JOBSTORE,
-            replace_existing=True,
-            misfire_grace_time=int(MISFIRE_GRACE.total_seconds()),
-            coalesce=True,
-        )
-        logger.info("scheduled job %s: %s", job.id, schedule.describe())
+                add_report_job(scheduler, schedule)
 
     def deliver(self, schedule_id: int) -> str:
         """Send one schedule's due report; return the delivery's state."""
@@ -375,6 +340,71 @@ class SchedulerService:
             except ExpbotError:
                 logger.exception("catch-up for schedule %s failed", schedule.id)
         return states
+
+
+def build_scheduler(tracker: Tracker) -> BackgroundScheduler:
+    """Return an unstarted scheduler with the report and local job stores."""
+    # A separate engine, because the job store disposes of its engine when
+    # the scheduler shuts down. Without a pool, a connection that the
+    # scheduler's thread still uses during that disposal is closed when
+    # the thread returns it, not left to the garbage collector.
+    url = tracker.db.engine.url.render_as_string(hide_password=False)
+    engine = make_engine(url, poolclass=NullPool)
+    return BackgroundScheduler(
+        jobstores={
+            REPORT_JOBSTORE: SQLAlchemyJobStore(engine=engine, tablename=JOBS_TABLE),
+            LOCAL_JOBSTORE: MemoryJobStore(),
+        },
+        executors={"default": ThreadPoolExecutor(WORKERS)},
+        job_defaults={
+            "coalesce": True,
+            "misfire_grace_time": int(MISFIRE_GRACE.total_seconds()),
+            "max_instances": 1,
+        },
+        timezone=dt.UTC,
+    )
+
+
+def shutdown_scheduler(scheduler: BackgroundScheduler, *, wait: bool) -> None:
+    """Shut a scheduler down without its last round of due jobs.
+
+    APScheduler 3's scheduler thread processes jobs once more after
+    `shutdown()`, with its executors already gone: a job due then fails to
+    submit and its next run time moves on as if it had run. Detaching the
+    job stores first leaves that round nothing to do, and the stored jobs
+    stay as they are for the next leader.
+    """
+    scheduler.pause()
+    for alias in (LOCAL_JOBSTORE, REPORT_JOBSTORE):
+        try:
+            scheduler.remove_jobstore(alias)
+        except KeyError:
+            continue
+    scheduler.shutdown(wait=wait)
+
+
+def add_report_job(
+    scheduler: BackgroundScheduler,
+    schedule: ScheduleRecord,
+    next_run_time: dt.datetime | None = None,
+) -> None:
+    """Add or replace the cron job of a schedule in the report job store."""
+    options: dict[str, Any] = {}
+    if next_run_time is not None:
+        options["next_run_time"] = next_run_time
+    job = scheduler.add_job(
+        run_report_job,
+        cron_trigger(schedule),
+        args=[schedule.id],
+        id=report_job_id(schedule.id),
+        name=schedule.describe(),
+        jobstore=REPORT_JOBSTORE,
+        replace_existing=True,
+        misfire_grace_time=int(MISFIRE_GRACE.total_seconds()),
+        coalesce=True,
+        **options,
+    )
+    logger.info("scheduled job %s: %s", job.id, schedule.describe())
 
 
 def start(app: App, settings: Settings, tracker: Tracker) -> SchedulerService:

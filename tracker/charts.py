@@ -10,7 +10,7 @@ display backend.
 from __future__ import annotations
 
 import io
-from typing import Any
+from typing import Any, Literal
 
 import matplotlib
 
@@ -173,7 +173,7 @@ def _title(figure: Figure, text: str, subtitle: str) -> None:
     )
 
 
-def _style_axes(axes: Axes, grid_axis: str = "y") -> None:
+def _style_axes(axes: Axes, grid_axis: Literal["x", "y"] = "y") -> None:
     for side in ("top", "right"):
         axes.spines[side].set_visible(False)
     for side in ("left", "bottom"):

@@ -15,7 +15,6 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
-    Select,
     and_,
     case,
     exists,
@@ -268,7 +267,7 @@ def metric_leaders(
     """Return (value, id, name, researcher) of the best experiments on `metric`."""
     summary = models.MetricSummary
     best_first = summary.value.asc() if direction == MINIMIZE else summary.value.desc()
-    statement: Select[Any] = (
+    statement = (
         select(summary.value, E.id, E.name, E.researcher)
         .join(E, E.id == summary.experiment_id)
         .where(

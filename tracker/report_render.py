@@ -116,11 +116,15 @@ def scope_line(report: TeamReport) -> str:
 def headline(report: TeamReport) -> str:
     """Return a one-line summary, used as the message's fallback text."""
     created = report.figure("created")
-    rate = report.figure("completion_rate")
-    failed = report.figure("failed")
+    count = format_value(created)
+    noun = "experiment" if count == "1" else "experiments"
+    change = format_change(created)
+    rate = format_figure(report.figure("completion_rate"))
+    failed = format_value(report.figure("failed"))
     return (
-        f"{title(report)}: {format_figure(created)} experiments created, "
-        f"completion rate {format_figure(rate)}, {format_value(failed)} failed."
+        f"{title(report)}: {count} {noun} created"
+        + (f" ({change})" if change else "")
+        + f", completion rate {rate}, {failed} failed."
     )
 
 

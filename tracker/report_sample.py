@@ -92,8 +92,10 @@ def _add_experiment(
         capture=False,
     )
     if generator.random() < 0.8:
-        facts = {"git_commit": f"{generator.getrandbits(160):040x}"}
-        facts["git_dirty"] = generator.random() < 0.25
+        facts: dict[str, Any] = {
+            "git_commit": f"{generator.getrandbits(160):040x}",
+            "git_dirty": generator.random() < 0.25,
+        }
         set_reproducibility(tracker, record.id, facts)
 
     clock.now = created + dt.timedelta(minutes=generator.uniform(20, 36 * 60))
