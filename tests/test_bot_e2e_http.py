@@ -27,8 +27,13 @@ from tests.bot_server import (
     reply_text,
 )
 from tests.fakeslack import FakeSlack
-from tests.fakeslack.payloads import slash_command_body
-from tests.fakeslack.signing import post_signed
+from tests.fakeslack.payloads import (
+    app_home_opened_event,
+    event_callback_body,
+    slash_command_body,
+    url_verification_body,
+)
+from tests.fakeslack.signing import JSON_CONTENT_TYPE, post_signed
 from tracker import Tracker, people
 from tracker.records import ExperimentRecord
 
@@ -343,6 +348,34 @@ def test_retried_command_acts_once(
     notes = [n.text for n in store.get(runs["second"].id).notes]
     assert notes.count("noted exactly once") == 1
     assert sender.fake.responses(retry.response_url) == []
+
+
+def test_url_verification_echoes_challenge(sender: SlackSender) -> None:
+    body = url_verification_body("challenge-3f2a")
+    reply = post_signed(
+        sender.events_url,
+        body,
+        sender.fake.signing_secret,
+        content_type=JSON_CONTENT_TYPE,
+    )
+    assert reply.status == 200
+    assert "challenge-3f2a" in reply.body
+
+
+def test_retried_event_acts_once(
+    sender: SlackSender, server: BotProcess, slack: FakeSlack
+) -> None:
+    event = app_home_opened_event("U0CAROL", channel="D0CAROL")
+    body = event_callback_body(event, event_id="EvRETRIED01")
+    secret = slack.signing_secret
+    first = post_signed(sender.events_url, body, secret, content_type=JSON_CONTENT_TYPE)
+    retry = post_signed(
+        sender.events_url, body, secret, content_type=JSON_CONTENT_TYPE, retry_num=1
+    )
+    server.wait_for_log("dropped repeated request event:EvRETRIED01")
+    published = slack.wait_for_calls("views.publish", ok=True)
+    assert (first.status, retry.status) == (200, 200)
+    assert [c.params.get("user_id") for c in published].count("U0CAROL") == 1
 
 
 def test_post_to_channel_reposts_reply(
