@@ -1,6 +1,6 @@
 """A lease row that lets one process at a time run the scheduler.
 
-The holder renews the lease well before it expires; a standby process
+The holder renews the lease well before it expires. A standby process
 takes it over only once it has expired, so after a crash the scheduler
 resumes within one lease term. Expiry is compared with the processes'
 own clocks (UTC), which must agree to well within the term, as NTP keeps
@@ -53,7 +53,7 @@ class Lease:
         self.clock = clock or tracker.clock
 
     def acquire(self) -> bool:
-        """Take or renew the lease; return whether this holder has it now."""
+        """Take or renew the lease, and return whether this holder has it now."""
         now = self.clock()
         with self.tracker.db.write() as session:
             session.execute(self._insert_ignored(now))

@@ -8,7 +8,7 @@ message per report, and the charts sit under it.
 
 Posting works in public channels the bot is not in (chat:write.public),
 but uploading does not, and neither works in a private channel the bot is
-not in (Slack answers channel_not_found there). In both cases the
+not in (Slack returns channel_not_found there). In both cases the
 schedule's owner gets a direct message that says how to invite the bot,
 and the catch-up job retries until the next report is due.
 """
@@ -37,10 +37,11 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-# Slack's answers when the bot may not post or upload in a channel.
+# Slack's errors when the bot may not post or upload in a channel.
 NOT_IN_CHANNEL_ERRORS = frozenset({"not_in_channel", "channel_not_found"})
-# A report refused for another reason is retried for this long after it
-# was due; one whose bot is not in the channel, until the next is due.
+# A report that Slack rejects for another reason is retried for this long
+# after it was due. One whose bot is not in the channel is retried until
+# the next report is due.
 RETRY_FAILED_FOR = dt.timedelta(hours=24)
 NOT_DUE = "not_due"
 SKIPPED = "skipped"
@@ -62,7 +63,7 @@ def deliver_due(
     """Send the schedule's latest due report unless it went out already.
 
     Returns the delivery's new state, or NOT_DUE / SKIPPED when there was
-    nothing to send or another process holds the claim.
+    nothing to send or another process has the claim.
     """
     now = now or tracker.clock()
     firing = latest_due(schedule, now)
@@ -208,20 +209,20 @@ def _refused(
     message_ts: str | None,
 ) -> Outcome:
     if failure.error in NOT_IN_CHANNEL_ERRORS:
-        if not claim.owner_told:
+        if not claim.owner_notified:
             tell_owner(
                 client, schedule, invite_message(schedule, report, failure.error)
             )
         return Outcome(store.NOT_IN_CHANNEL, message_ts, str(failure))
     if failure.category == UNKNOWN:
-        # NOTE: Slack may have posted; with no way to look (no history
-        # scope), the report is not retried rather than posted twice.
+        # NOTE: Slack may have posted. With no way to look (the app has no
+        # history scope), the report is not retried, so it is never doubled.
         return Outcome(store.UNKNOWN, message_ts, str(failure))
     return Outcome(store.FAILED, message_ts, str(failure))
 
 
 def tell_owner(client: WebClient, schedule: ScheduleRecord, text: str) -> bool:
-    """Send the schedule's owner a direct message; return whether it was sent."""
+    """Send the schedule's owner a direct message, and return whether it went."""
     if not schedule.created_by:
         logger.warning("schedule %s has no owner to tell: %s", schedule.id, text)
         return False

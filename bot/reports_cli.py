@@ -120,7 +120,7 @@ def cmd_report_sample(_tracker: Tracker | None, args: argparse.Namespace) -> int
 
 
 def post(tracker: Tracker, report: Any, channel: str) -> str:
-    """Post a report and its charts to `channel` now; return the message ts."""
+    """Post a report and its charts to `channel` now, and return the message ts."""
     from slack_sdk import WebClient
 
     from bot.report_delivery import (

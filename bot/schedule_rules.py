@@ -26,8 +26,8 @@ if TYPE_CHECKING:
 MONTHLY = "monthly"
 WEEKLY = "weekly"
 CADENCES = (MONTHLY, WEEKLY)
-# Days 29-31 are missing from some months, and a cron rule for day 31
-# fires only in months that have one; day 28 exists in every month.
+# Day 28 exists in every month. Days 29-31 are missing from some, and a
+# cron rule for day 31 fires only in the months that have one.
 MAX_MONTH_DAY = 28
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _WEEKDAY_NAMES = (
@@ -142,7 +142,7 @@ def parse_at(text: str | None) -> tuple[int, int]:
 
 
 def parse_timezone(text: str) -> str:
-    """Check an IANA zone name such as Europe/Berlin; return it as given."""
+    """Check an IANA zone name such as Europe/Berlin and return it."""
     zone(text.strip())
     return text.strip()
 

@@ -4,7 +4,7 @@ A `report_deliveries` row per (schedule, period) is claimed before
 anything is sent. The claim is an insert that ignores a conflict on the
 unique (schedule_id, period) key, in its own transaction: of two
 processes that reach the same firing, one inserts and sends, and the
-other sees the row and skips. The row's `state` then records the outcome:
+other finds the row and skips. The row's `state` then records the outcome:
 
     claimed         a process is sending it; after STALE_CLAIM it is
                     presumed dead and the row may be claimed again
@@ -42,7 +42,7 @@ NOT_IN_CHANNEL = "not_in_channel"
 FAILED = "failed"
 UNKNOWN = "unknown"
 # Far longer than a report takes (a few seconds), so a live sender is
-# never overtaken; short enough that a crash delays a report by minutes.
+# never overtaken. Still, a crash delays a report by minutes only.
 STALE_CLAIM = dt.timedelta(minutes=15)
 
 
@@ -55,8 +55,8 @@ class Claim:
     period: str
     # Set when an earlier attempt posted the message but not the charts.
     message_ts: str | None
-    # Whether an earlier attempt already told the owner to invite the bot.
-    owner_told: bool
+    # Whether an earlier attempt already asked the owner to invite the bot.
+    owner_notified: bool
 
 
 # -- schedules ---------------------------------------------------------------
@@ -158,7 +158,7 @@ def claim_delivery(
 ) -> Claim | None:
     """Claim the (schedule, period) report for this process, or return None.
 
-    None means another process holds a live claim, the report went out,
+    None means another process has a live claim, the report went out,
     its outcome is unknown, or its retries are over.
     """
     now = tracker.clock()
@@ -170,10 +170,10 @@ def claim_delivery(
         row = _delivery(session, schedule_id, period)
         if not _may_claim(row, now, retry_failed, retry_not_in_channel):
             return None
-        owner_told = row.state == NOT_IN_CHANNEL
+        owner_notified = row.state == NOT_IN_CHANNEL
         row.state = CLAIMED
         row.created_at = now
-        return Claim(row.id, schedule_id, period, row.message_ts, owner_told)
+        return Claim(row.id, schedule_id, period, row.message_ts, owner_notified)
 
 
 def record_posted(tracker: Tracker, claim: Claim, message_ts: str) -> None:
@@ -215,7 +215,7 @@ def delivery_state(tracker: Tracker, schedule_id: int, period: str) -> str | Non
 def _insert_ignored(
     session: Session, schedule_id: int, period: str, now: dt.datetime
 ) -> bool:
-    """Insert a claimed row unless one exists; return whether it was inserted."""
+    """Insert a claimed row unless one exists, and return whether it did."""
     values = {
         "schedule_id": schedule_id,
         "period": period,

@@ -1,9 +1,9 @@
 """The report scheduler: APScheduler 3 behind a database lease.
 
 Every `expbot serve` process starts a `SchedulerService`, but only the
-holder of the `scheduler` lease runs an APScheduler `BackgroundScheduler`;
-the others renew nothing and try to take the lease over every
-`RENEW_EVERY`, so a standby resumes within one lease term of a crash.
+holder of the `scheduler` lease runs an APScheduler `BackgroundScheduler`.
+The others try to take the lease over every `RENEW_EVERY`, so a standby
+resumes within one lease term of a crash.
 APScheduler 3 does not support one job store shared by several running
 schedulers, which is why the lease exists.
 
@@ -88,7 +88,11 @@ def report_job_id(schedule_id: int) -> str:
 
 
 def run_report_job(schedule_id: int) -> None:
-    """Send a schedule's due report; the job function APScheduler pickles."""
+    """Send a schedule's due report.
+
+    APScheduler pickles a reference to this job function, so it must stay
+    a module-level function.
+    """
     service = leading_service()
     if service is None:
         logger.warning(
@@ -109,7 +113,9 @@ def leading_service() -> SchedulerService | None:
 
 
 def notify_schedules_changed() -> None:
-    """Reconcile jobs now if this process leads; else the leader will soon."""
+    """Reconcile jobs now if this process leads. Otherwise the leader does so
+    within `SYNC_EVERY`.
+    """
     service = leading_service()
     if service is not None:
         service.sync_jobs()
@@ -122,7 +128,7 @@ def register_interval_job(
 
     For the notification dispatcher, the NeMo Run sync and other periodic
     work that one process at a time should do. The job lives in memory,
-    so `func` may be any callable; registering an id again replaces it.
+    so `func` may be any callable. Registering an id again replaces it.
     """
     job = IntervalJob(job_id, func, seconds, dict(kwargs))
     with _registry_lock:
@@ -307,21 +313,21 @@ class SchedulerService:
             scheduler = self._scheduler
             if scheduler is None:
                 return
-            wanted = {
+            active = {
                 report_job_id(s.id): s for s in store.active_schedules(self.tracker)
             }
             existing = {job.id: job for job in scheduler.get_jobs(REPORT_JOBSTORE)}
-            for job_id in existing.keys() - wanted.keys():
+            for job_id in existing.keys() - active.keys():
                 scheduler.remove_job(job_id, jobstore=REPORT_JOBSTORE)
                 logger.info("removed job %s", job_id)
-            for job_id, schedule in wanted.items():
+            for job_id, schedule in active.items():
                 job = existing.get(job_id)
                 if job is not None and job.name == schedule.describe():
                     continue
                 add_report_job(scheduler, schedule)
 
     def deliver(self, schedule_id: int) -> str:
-        """Send one schedule's due report; return the delivery's state."""
+        """Send one schedule's due report and return the delivery's state."""
         schedule = store.get_schedule(self.tracker, schedule_id)
         if schedule is None or not schedule.active:
             logger.info("schedule %s is gone; removing its job", schedule_id)
@@ -412,8 +418,8 @@ def start(app: App, settings: Settings, tracker: Tracker) -> SchedulerService:
     from slack_sdk import WebClient
     from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
-    # A 429 means Slack did nothing, so waiting and retrying it is safe;
-    # other retries could post a report twice, so the client makes none.
+    # A 429 means Slack did nothing, so waiting and retrying it is safe.
+    # Other retries could post a report twice, so the client makes none.
     client = WebClient(
         token=app.client.token,
         base_url=app.client.base_url,

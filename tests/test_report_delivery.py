@@ -149,7 +149,7 @@ def test_invited_bot_uploads_charts_later(
 def test_private_channel_tells_owner_once(
     setup, fake_slack: FakeSlack, fake_slack_client: WebClient
 ) -> None:
-    # Slack answers channel_not_found for a private channel the bot is not in.
+    # Slack returns channel_not_found for a private channel the bot is not in.
     tracker, clock = setup
     schedule = add_schedule(tracker, clock, "G0SECRET")
     due(clock)

@@ -298,8 +298,8 @@ def test_chart_rendering_is_fast() -> None:
         started = time.perf_counter()
         charts.render_charts(report)
         timings.append(time.perf_counter() - started)
-    # Both charts take about 0.5 s on 2 cores; the bound leaves room for
-    # a loaded machine.
+    # Both charts took about 0.5 s warm on a 2-core machine. The bound
+    # leaves room for a loaded one.
     assert min(timings) < 1.5, timings
 
 

@@ -1,7 +1,7 @@
 """The scheduler service: one leader by lease, each report posted once.
 
-Time is driven by a fake clock that the lease, the catch-up and the job
-function read; the APScheduler schedulers, job stores and delivery rows
+A fake clock drives the time that the lease, the catch-up and the job
+function read. The APScheduler schedulers, job stores and delivery rows
 are the real ones, on SQLite files and on PostgreSQL.
 """
 

@@ -1,8 +1,8 @@
 """Report periods: a calendar month or an ISO week in a time zone.
 
-A period's bounds are local midnights converted to UTC, so a month in
-`America/New_York` that contains a DST switch is 30 days and one hour
-long (or one hour short), exactly as its researchers lived it.
+A period's bounds are local midnights converted to UTC. So a month in
+`America/New_York` that contains a DST change is an hour longer or
+shorter than its count of days.
 """
 
 from __future__ import annotations

@@ -31,9 +31,9 @@ from tracker.directions import MINIMIZE
 
 E = models.Experiment
 
-# A finite float lies in this range; NaN (which PostgreSQL sorts above
-# every number) and the infinities do not. Storage rejects them, but a row
-# written by other tools must still not win a leaderboard.
+# Every finite float lies in this range, and NaN (which PostgreSQL sorts
+# above every number) and the infinities do not. Validation rejects them,
+# but a row written by other tools must still not win a leaderboard.
 _FINITE_MIN = -1.0e308
 _FINITE_MAX = 1.0e308
 
@@ -86,6 +86,7 @@ def cohort_figures(session: Session, window: Window) -> dict[str, int]:
     commit = func.coalesce(E.reproducibility["git_commit"].as_string(), "")
     has_commit = commit != ""
     clean = and_(has_commit, E.reproducibility["git_dirty"].as_boolean() == false())
+
     has_note = exists().where(
         models.Note.experiment_id == E.id, models.Note.created_at < window.cutoff
     )
@@ -94,6 +95,7 @@ def cohort_figures(session: Session, window: Window) -> dict[str, int]:
         models.Collaborator.experiment_id == E.id,
         models.Collaborator.added_at < window.cutoff,
     )
+
     row = session.execute(
         select(
             func.count(),
@@ -110,6 +112,7 @@ def cohort_figures(session: Session, window: Window) -> dict[str, int]:
         .join(E, E.id == models.Collaborator.experiment_id)
         .where(_created(window), models.Collaborator.added_at < window.cutoff)
     )
+
     keys = (
         "created",
         "researchers",

@@ -43,7 +43,7 @@ class SampleClock:
 
 
 def fill_sample_team(database_url: str, seed: int = 7) -> Tracker:
-    """Create the sample team's experiments in a new database; return its Tracker.
+    """Create the sample team's experiments in a new database and return its Tracker.
 
     The month before the sample month gets fewer experiments, so the
     report shows changes in both directions.

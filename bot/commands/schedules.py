@@ -1,6 +1,6 @@
 """`/exp report`, `schedule`, `schedules` and `unschedule`: team reports.
 
-`report` answers at once with a month's (or an ISO week's) report. A
+`report` replies at once with a month's (or an ISO week's) report. A
 schedule posts the report of the last complete period to its channel on
 a day and time in a time zone; the scheduler process sends it.
 """
@@ -91,7 +91,7 @@ Example: `/exp unschedule 1`"""
 def report(ctx: CommandContext, args: str) -> Reply:
     options, rest = take_options(words(args), ["team", "month", "week", "tz"])
     if rest:
-        raise UsageError(f"`report` takes only options; {rest[0]!r} is not one.")
+        raise UsageError(f"`report` takes only options, and {rest[0]!r} is not one.")
     if "month" in options and "week" in options:
         raise UsageError("Give `month:` or `week:`, not both.")
     team = _team(ctx, options.get("team"), "report")
@@ -196,14 +196,14 @@ def unschedule(ctx: CommandContext, args: str) -> Reply:
     text = args.strip()
     if not text.isdigit():
         raise UsageError(
-            f"Give the schedule's number, e.g. `/exp unschedule 1`; {text!r} is "
-            "not one. `/exp schedules` lists them."
+            f"Invalid schedule number {text!r}: give the number that "
+            "`/exp schedules` lists, e.g. `/exp unschedule 1`."
         )
     number = int(text)
     found = store.active_schedules(ctx.tracker, ctx.channel_id)
     if not 1 <= number <= len(found):
         raise UsageError(
-            f"This channel has no report schedule {number}; it has {len(found)}. "
+            f"This channel has no report schedule {number}: it has {len(found)}. "
             "`/exp schedules` lists them."
         )
     removed = store.deactivate_schedule(
@@ -233,8 +233,8 @@ def user_timezone(ctx: CommandContext) -> str:
     return name
 
 
-def _team(ctx: CommandContext, given: str | None, example: str) -> str:
-    team = given or ctx.team
+def _team(ctx: CommandContext, option: str | None, example: str) -> str:
+    team = option or ctx.team
     if not team:
         raise UsageError(
             f"Name the team, e.g. `/exp {example} team:nlp`, or set yours with "
@@ -252,7 +252,7 @@ def _next_firing(schedule: ScheduleRecord, now: dt.datetime) -> str:
 
 
 def _bot_is_member(ctx: CommandContext) -> bool:
-    """Tell whether the bot is in the channel; True when it cannot tell."""
+    """Tell whether the bot is in the channel, or True when it cannot tell."""
     if ctx.client is None or ctx.channel_id.startswith("D"):
         return True
     try:

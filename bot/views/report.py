@@ -62,7 +62,7 @@ def report_blocks(
 ) -> list[Block]:
     """Build the report message in at most `max_blocks` blocks.
 
-    `slack_ids` maps researcher handles to Slack user ids; a researcher
+    `slack_ids` maps researcher handles to Slack user ids. A researcher
     without one is shown by handle and not mentioned. `footer` is mrkdwn
     for a last context line, e.g. where the charts are.
     """
