@@ -127,7 +127,13 @@ def send_claimed(
         store.record_posted(tracker, claim, message_ts)
 
     try:
-        upload_charts(client, schedule.channel_id, message_ts, report)
+        charts = _render(report)
+    except Exception as exc:
+        # The message is out, so a chart bug must not make it retry forever.
+        logger.exception("charts of schedule %s failed to render", schedule.id)
+        return Outcome(store.DELIVERED, message_ts, f"charts not rendered: {exc}")
+    try:
+        upload_charts(client, schedule.channel_id, message_ts, report, charts)
     except SlackFailure as failure:
         if failure.error in NOT_IN_CHANNEL_ERRORS:
             return _refused(client, schedule, report, claim, failure, message_ts)
@@ -160,12 +166,15 @@ def post_report(
 
 
 def upload_charts(
-    client: WebClient, channel: str, thread_ts: str, report: TeamReport
+    client: WebClient,
+    channel: str,
+    thread_ts: str,
+    report: TeamReport,
+    charts: list[tuple[str, bytes]] | None = None,
 ) -> None:
-    """Upload the report's PNG charts into the message's thread."""
-    from tracker.charts import render_charts
-
-    charts = render_charts(report)
+    """Upload the report's PNG charts (rendered now if not given) into a thread."""
+    if charts is None:
+        charts = _render(report)
     uploads = [
         {"content": data, "filename": name, "title": name.removesuffix(".png")}
         for name, data in charts
@@ -179,6 +188,14 @@ def upload_charts(
         )
     except Exception as exc:
         raise classify("files.uploadV2", exc) from exc
+
+
+def _render(report: TeamReport) -> list[tuple[str, bytes]]:
+    # Imported here: matplotlib takes about half a second to import, which
+    # every `/exp` command would otherwise pay through this module.
+    from tracker.charts import render_charts
+
+    return render_charts(report)
 
 
 def slack_ids_for(tracker: Tracker, report: TeamReport) -> Mapping[str, str]:

@@ -3,9 +3,9 @@
 Every `expbot serve` process starts a `SchedulerService`, but only the
 holder of the `scheduler` lease runs an APScheduler `BackgroundScheduler`.
 The others try to take the lease over every `RENEW_EVERY`, so a standby
-resumes within one lease term of a crash.
-APScheduler 3 does not support one job store shared by several running
-schedulers, which is why the lease exists.
+resumes within one lease term of a crash. APScheduler 3 does not support
+one job store shared by several running schedulers, which is why the
+lease exists.
 
 The `schedules` table is the source of truth. The leader keeps one cron
 job per active schedule (`report-schedule-<id>`) in a SQLAlchemy job
@@ -14,11 +14,11 @@ reconciles the jobs with the table every `SYNC_EVERY`, so a schedule made
 through another replica is picked up within a minute. Jobs are pickled
 there, so their function is the module-level `run_report_job`.
 
-A report missed while no process ran is sent twice over: APScheduler runs
-a firing missed by less than `MISFIRE_GRACE` when the leader starts
-(APScheduler 3's default grace is one second), and the catch-up job,
-which runs at start and every `CATCH_UP_EVERY`, sends any latest due
-report that has no delivery row. The delivery row makes the two, and any
+A report missed while no process ran goes out by two paths. APScheduler
+runs a firing missed by less than `MISFIRE_GRACE` when the leader starts
+(APScheduler 3's default grace is one second). The catch-up job, which
+runs at start and every `CATCH_UP_EVERY`, sends any latest due report
+that has no delivery row. The delivery row makes the two paths, and any
 other process, send each (schedule, period) once.
 """
 
@@ -36,6 +36,7 @@ from apscheduler.jobstores.base import JobLookupError
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import STATE_STOPPED
 from sqlalchemy.pool import NullPool
 
 from bot import schedule_store as store
@@ -64,6 +65,13 @@ RENEW_EVERY = dt.timedelta(seconds=20)
 SYNC_EVERY = dt.timedelta(seconds=60)
 CATCH_UP_EVERY = dt.timedelta(minutes=15)
 WORKERS = 4
+# Interval jobs (the sync, the catch-up and those registered by other
+# services) run on their own executor, whose logger is quieted, because
+# APScheduler logs two INFO lines for every run of a job.
+HOUSEKEEPING_EXECUTOR = "housekeeping"
+logging.getLogger(f"apscheduler.executors.{HOUSEKEEPING_EXECUTOR}").setLevel(
+    logging.WARNING
+)
 SYNC_JOB_ID = "expbot-sync-schedules"
 CATCH_UP_JOB_ID = "expbot-report-catch-up"
 
@@ -113,8 +121,9 @@ def leading_service() -> SchedulerService | None:
 
 
 def notify_schedules_changed() -> None:
-    """Reconcile jobs now if this process leads. Otherwise the leader does so
-    within `SYNC_EVERY`.
+    """Reconcile the jobs now if this process leads.
+
+    Otherwise the leader picks the change up within `SYNC_EVERY`.
     """
     service = leading_service()
     if service is not None:
@@ -170,6 +179,7 @@ class SchedulerService:
         self._state_lock = threading.RLock()
         self._stopping = threading.Event()
         self._keeper: threading.Thread | None = None
+        self._lease_failing = False
 
     @property
     def holder(self) -> str:
@@ -220,9 +230,16 @@ class SchedulerService:
             leading = self.lease.acquire()
         except ExpbotError:
             # Without a renewal the lease may lapse, and then another
-            # process may lead, so stop scheduling at once.
-            logger.warning("could not renew lease %s", LEASE_NAME, exc_info=True)
+            # process may lead, so stop scheduling at once. One warning
+            # per outage, not one per round.
+            if not self._lease_failing:
+                logger.warning("could not renew lease %s", LEASE_NAME, exc_info=True)
+            self._lease_failing = True
             leading = False
+        else:
+            if self._lease_failing:
+                logger.info("lease %s reachable again", LEASE_NAME)
+            self._lease_failing = False
         if self._stopping.is_set():
             return False
         if leading and not self.is_leader:
@@ -241,36 +258,47 @@ class SchedulerService:
             self._stopping.wait(self.renew_every.total_seconds())
 
     def _lead(self) -> None:
+        scheduler = build_scheduler(self.tracker)
         with self._state_lock:
-            scheduler = build_scheduler(self.tracker)
-            scheduler.start()
+            # Set before start: a missed report job may run at once, and it
+            # looks for the leading service.
             self._scheduler = scheduler
-            now = dt.datetime.now(dt.UTC)
-            scheduler.add_job(
-                self.sync_jobs,
-                "interval",
-                seconds=SYNC_EVERY.total_seconds(),
-                id=SYNC_JOB_ID,
-                jobstore=LOCAL_JOBSTORE,
-                replace_existing=True,
-            )
-            # The first catch-up runs at once: reports missed while no
-            # process led go out as soon as one leads again.
-            scheduler.add_job(
-                self.catch_up,
-                "interval",
-                seconds=CATCH_UP_EVERY.total_seconds(),
-                id=CATCH_UP_JOB_ID,
-                jobstore=LOCAL_JOBSTORE,
-                replace_existing=True,
-                next_run_time=now,
-            )
-            with _registry_lock:
-                interval_jobs = list(_interval_jobs.values())
-            for job in interval_jobs:
-                self.add_interval_job(job)
+            try:
+                scheduler.start()
+                self._add_housekeeping(scheduler)
+            except Exception:
+                self._step_down(wait=False)
+                raise
         logger.info("scheduler %s leads (lease %s)", self.holder, LEASE_NAME)
         self.sync_jobs()
+
+    def _add_housekeeping(self, scheduler: BackgroundScheduler) -> None:
+        now = dt.datetime.now(dt.UTC)
+        scheduler.add_job(
+            self.sync_jobs,
+            "interval",
+            seconds=SYNC_EVERY.total_seconds(),
+            id=SYNC_JOB_ID,
+            jobstore=LOCAL_JOBSTORE,
+            executor=HOUSEKEEPING_EXECUTOR,
+            replace_existing=True,
+        )
+        # The first catch-up runs at once: reports missed while no
+        # process led go out as soon as one leads again.
+        scheduler.add_job(
+            self.catch_up,
+            "interval",
+            seconds=CATCH_UP_EVERY.total_seconds(),
+            id=CATCH_UP_JOB_ID,
+            jobstore=LOCAL_JOBSTORE,
+            executor=HOUSEKEEPING_EXECUTOR,
+            replace_existing=True,
+            next_run_time=now,
+        )
+        with _registry_lock:
+            interval_jobs = list(_interval_jobs.values())
+        for job in interval_jobs:
+            self.add_interval_job(job)
 
     def _step_down(self, *, wait: bool) -> None:
         with self._state_lock:
@@ -291,6 +319,7 @@ class SchedulerService:
                 kwargs=job.kwargs,
                 id=job.job_id,
                 jobstore=LOCAL_JOBSTORE,
+                executor=HOUSEKEEPING_EXECUTOR,
                 replace_existing=True,
             )
 
@@ -361,7 +390,10 @@ def build_scheduler(tracker: Tracker) -> BackgroundScheduler:
             REPORT_JOBSTORE: SQLAlchemyJobStore(engine=engine, tablename=JOBS_TABLE),
             LOCAL_JOBSTORE: MemoryJobStore(),
         },
-        executors={"default": ThreadPoolExecutor(WORKERS)},
+        executors={
+            "default": ThreadPoolExecutor(WORKERS),
+            HOUSEKEEPING_EXECUTOR: ThreadPoolExecutor(WORKERS),
+        },
         job_defaults={
             "coalesce": True,
             "misfire_grace_time": int(MISFIRE_GRACE.total_seconds()),
@@ -380,6 +412,8 @@ def shutdown_scheduler(scheduler: BackgroundScheduler, *, wait: bool) -> None:
     job stores first leaves that round nothing to do, and the stored jobs
     stay as they are for the next leader.
     """
+    if scheduler.state == STATE_STOPPED:
+        return
     scheduler.pause()
     for alias in (LOCAL_JOBSTORE, REPORT_JOBSTORE):
         try:

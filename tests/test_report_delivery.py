@@ -260,3 +260,24 @@ def test_racing_processes_post_once(
 
     assert sorted(states) == sorted([store.DELIVERED, SKIPPED])
     assert len(fake_slack.calls("chat.postMessage")) == 1
+
+
+def test_chart_failure_still_delivers(
+    setup,
+    fake_slack: FakeSlack,
+    fake_slack_client: WebClient,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken(report: object) -> list[tuple[str, bytes]]:
+        raise RuntimeError("no fonts")
+
+    monkeypatch.setattr("tracker.charts.render_charts", broken)
+    tracker, clock = setup
+    schedule = add_schedule(tracker, clock, "C0MLTEAM")
+    due(clock)
+
+    state = deliver_due(tracker, fake_slack_client, schedule)
+
+    assert state == store.DELIVERED
+    assert len(fake_slack.messages("C0MLTEAM")) == 1
+    assert fake_slack.files() == []
