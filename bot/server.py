@@ -38,6 +38,7 @@ logger = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
 HTTP_THREADS = 8
+SOCKET_CLOSE_SECONDS = 10.0
 StartResponse = Callable[..., Any]
 
 
@@ -138,8 +139,25 @@ def run_socket_mode(app: App, settings: Settings) -> None:
         logger.info("connected in Socket Mode")
         stopped.wait()
     finally:
-        handler.close()
+        _close_socket_mode(handler)
         _restore_signal_handlers(previous)
+
+
+def _close_socket_mode(handler: SocketModeHandler) -> None:
+    """Close the websocket, waiting at most SOCKET_CLOSE_SECONDS.
+
+    slack_sdk's built-in client (3.48) joins its receiving thread on close,
+    and that join can block while the thread waits in a socket read. The
+    thread is a daemon, so the process may exit without it.
+    """
+    closer = threading.Thread(target=handler.close, name="socket-close", daemon=True)
+    closer.start()
+    closer.join(SOCKET_CLOSE_SECONDS)
+    if closer.is_alive():
+        logger.warning(
+            "Socket Mode connection did not close within %s s; exiting anyway",
+            SOCKET_CLOSE_SECONDS,
+        )
 
 
 class HttpApp:
