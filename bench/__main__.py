@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -81,6 +82,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     logging.getLogger("bench").setLevel(logging.INFO)
     options = parse_args(argv)
+    # Turn SIGTERM into SystemExit so that `finally` blocks stop the
+    # `expbot serve` subprocess and drop the scratch PostgreSQL database.
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(143))
 
     machine = report.machine_info()
     results = run(options)

@@ -79,6 +79,9 @@ def _write_row(expbot: Any, pg: Any, mlflow: Any) -> Row:
 
     ours, theirs = runs_per_second(expbot), runs_per_second(mlflow)
     ratio = _speedup(ours / theirs) if ours and theirs else "-"
+    if ratio != "-" and expbot["load"].get("write_cpu_seconds"):
+        cpu = mlflow["load"]["write_cpu_seconds"] / expbot["load"]["write_cpu_seconds"]
+        ratio += f" (CPU {cpu:.1f}x)"
     return Row(
         "write, experiments/s (API)",
         _number(ours),

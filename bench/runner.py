@@ -2,7 +2,9 @@
 
 Loading has two parts. The first `write_sample` experiments go through each
 side's public API with a training script's call pattern (create, log each
-of the 10 steps, end), and that part gives the write throughput. The rest
+of the 10 steps, end), and that part gives the write throughput. The sides
+take turns, in writing and in answering questions, so that other work on
+a shared machine slows them alike. The rest
 only feed the query figures, with the last step's metrics only. expbot
 still loads them through its public API. MLflow's rows are inserted
 straight into its tables, because its client would take hours at 100,000
@@ -17,16 +19,18 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from bench import expbot_only, slack_side
-from bench.questions import Question, questions
-from bench.timing import measure, rate
+from bench.questions import questions
+from bench.timing import measure_in_turns, rate
 from bench.workload import WORKLOAD_END, ExperimentSpec, generate
 
 logger = logging.getLogger(__name__)
 
 RESULTS_DIR = Path(__file__).parent / "results"
+# Experiments each side writes before the other takes its turn.
+WRITE_TURN = 50
 
 
 @dataclass
@@ -46,14 +50,15 @@ class Options:
     reuse: bool = False
 
 
-class Side(Protocol):
-    name: str
+@dataclass
+class Entry:
+    """One side under test, with what it needs to load and what it measured."""
 
-    def write(self, spec: ExperimentSpec, *, history: bool = True) -> None: ...
-
-    def search(self, question: Question) -> list[str]: ...
-
-    def close(self) -> None: ...
+    key: str
+    side: Any
+    fresh: bool
+    load_rest: Callable[[list[ExperimentSpec]], None]
+    figures: dict[str, Any] = field(default_factory=dict)
 
 
 def run(options: Options) -> dict[str, Any]:
@@ -63,14 +68,23 @@ def run(options: Options) -> dict[str, Any]:
     backends: dict[str, Any] = {}
 
     sqlite_url = f"sqlite:///{options.workdir / 'expbot.db'}"
-    backends["expbot_sqlite"] = run_expbot(
-        sqlite_url, "expbot_sqlite", specs, options, warnings
-    )
-    if options.postgres:
-        backends["expbot_postgres"] = run_expbot_on_postgres(specs, options, warnings)
+    entries = [open_expbot(sqlite_url, "expbot_sqlite", options)]
     if not options.skip_mlflow:
-        backends["mlflow_sqlite"] = run_mlflow(specs, options, warnings)
+        mlflow = open_mlflow(options)
+        if isinstance(mlflow, str):
+            backends["mlflow_sqlite"] = mlflow
+        else:
+            entries.append(mlflow)
+    try:
+        measure_entries(entries, specs, options, warnings)
+    finally:
+        for entry in entries:
+            entry.side.close()
+    entries[0].figures["slash_search"] = measure_slash(sqlite_url, options)
+    backends.update({entry.key: entry.figures for entry in entries})
 
+    if options.postgres:
+        backends["expbot_postgres"] = run_on_postgres(specs, options, warnings)
     return {
         "options": {**asdict(options), "workdir": str(options.workdir)},
         "backends": backends,
@@ -78,74 +92,17 @@ def run(options: Options) -> dict[str, Any]:
     }
 
 
-def run_expbot(
-    url: str,
-    key: str,
-    specs: list[ExperimentSpec],
-    options: Options,
-    warnings: list[str],
-) -> dict[str, Any]:
+def open_expbot(url: str, key: str, options: Options) -> Entry:
     from bench.expbot_side import ExpbotSide
 
     fresh = not _reusable(options, key)
     if fresh:
         _remove_sqlite_files(url)
     side = ExpbotSide(url)
-    try:
-        if fresh:
-            load = load_side(
-                side, specs, options, lambda rest: _write_quick(side, rest)
-            )
-            _save_marker(options, key, load)
-        else:
-            load = _load_marker(options, key)
-        # Reads run as of the day after the workload's last month, as the
-        # scheduled monthly report would.
-        side.clock.now = WORKLOAD_END
-        figures: dict[str, Any] = {"load": load}
-        figures["questions"] = ask_questions(side, specs, options, warnings)
-        counts = {q.key: side.count(q) for q in questions()}
-        _check_counts(side.name, counts, specs, warnings)
-        logger.info("%s: summary and monthly report", key)
-        figures["summary"] = _figure(
-            expbot_only.measure_summary(side.tracker, options.repeat, options.warmup)
-        )
-        for name, value in expbot_only.measure_report(
-            side.tracker, options.repeat, options.warmup
-        ).items():
-            figures[name] = _figure(value)
-    finally:
-        side.close()
-
-    logger.info("%s: /exp search through expbot serve", key)
-    slash = slack_side.measure_slash_search(
-        url,
-        options.workdir,
-        [q.expbot_query for q in questions()],
-        options.slash_requests,
-        options.warmup,
-    )
-    figures["slash_search"] = slash if isinstance(slash, str) else slash.as_dict()
-    return figures
+    return Entry(key, side, fresh, lambda rest: _write_quick(side, rest))
 
 
-def run_expbot_on_postgres(
-    specs: list[ExperimentSpec], options: Options, warnings: list[str]
-) -> dict[str, Any] | str:
-    from bench import postgres
-
-    if not postgres.reachable():
-        return f"n/a (PostgreSQL unreachable at {postgres.SERVER_URL})"
-    name = f"expbot_bench_{options.size}"
-    with postgres.scratch_database(name) as url:
-        return run_expbot(
-            url, "expbot_postgres", specs, _without_reuse(options), warnings
-        )
-
-
-def run_mlflow(
-    specs: list[ExperimentSpec], options: Options, warnings: list[str]
-) -> dict[str, Any] | str:
+def open_mlflow(options: Options) -> Entry | str:
     try:
         from bench.mlflow_side import MlflowSide
     except ImportError as exc:
@@ -157,71 +114,152 @@ def run_mlflow(
     if fresh:
         _remove_sqlite_files(url)
     side = MlflowSide(url, options.workdir / "mlflow-artifacts")
-    if fresh:
-        load = load_side(side, specs, options, side.bulk_load)
-        _save_marker(options, key, load)
-    else:
-        load = _load_marker(options, key)
-    return {"load": load, "questions": ask_questions(side, specs, options, warnings)}
+    return Entry(key, side, fresh, side.bulk_load)
 
 
-def load_side(
-    side: Side,
+def measure_entries(
+    entries: list[Entry],
     specs: list[ExperimentSpec],
     options: Options,
-    load_rest: Callable[[list[ExperimentSpec]], None],
-) -> dict[str, Any]:
+    warnings: list[str],
+) -> None:
+    """Load the sides, then time the questions and expbot's own figures."""
+    load_entries(entries, specs, options)
+    for entry in entries:
+        if entry.key.startswith("expbot"):
+            # Reads run as of the day after the workload's last month, as
+            # the scheduled monthly report would.
+            entry.side.clock.now = WORKLOAD_END
+    ask_questions(entries, specs, options, warnings)
+    for entry in entries:
+        if entry.key.startswith("expbot"):
+            measure_expbot_only(entry, specs, options, warnings)
+
+
+def run_on_postgres(
+    specs: list[ExperimentSpec], options: Options, warnings: list[str]
+) -> dict[str, Any] | str:
+    from bench import postgres
+
+    if not postgres.reachable():
+        return f"n/a (PostgreSQL unreachable at {postgres.SERVER_URL})"
+    name = f"expbot_bench_{options.size}"
+    with postgres.scratch_database(name) as url:
+        entry = open_expbot(url, "expbot_postgres", _without_reuse(options))
+        try:
+            measure_entries([entry], specs, options, warnings)
+        finally:
+            entry.side.close()
+        entry.figures["slash_search"] = measure_slash(url, options)
+        return entry.figures
+
+
+def load_entries(
+    entries: list[Entry], specs: list[ExperimentSpec], options: Options
+) -> None:
+    """Load every fresh side; reused ones take their figures from the marker.
+
+    The write sample goes to the fresh sides in turns of `WRITE_TURN`
+    experiments, so that other work on the machine slows them alike.
+    """
+    fresh = [entry for entry in entries if entry.fresh]
+    for entry in entries:
+        if not entry.fresh:
+            entry.figures["load"] = _load_marker(options, entry.key)
     sample = specs[: options.write_sample]
     rest = specs[options.write_sample :]
-    logger.info("%s: writing %d experiments through the API", side.name, len(sample))
-    cpu_started = time.process_time()
-    seconds, per_second = rate(len(sample), lambda: [side.write(s) for s in sample])
-    cpu_seconds = time.process_time() - cpu_started
-    logger.info(
-        "%s: %.1f experiments/s; loading %d more", side.name, per_second, len(rest)
-    )
-    rest_seconds, _ = rate(len(rest), lambda: load_rest(rest))
-    return {
-        "write_sample": len(sample),
-        "write_seconds": round(seconds, 3),
-        "runs_per_second": round(per_second, 2),
-        "write_cpu_seconds": round(cpu_seconds, 3),
-        "rest": len(rest),
-        "rest_seconds": round(rest_seconds, 3),
-    }
+    wall = dict.fromkeys((entry.key for entry in fresh), 0.0)
+    cpu = dict.fromkeys((entry.key for entry in fresh), 0.0)
+    if fresh:
+        logger.info("writing %d experiments through each API", len(sample))
+    for start in range(0, len(sample), WRITE_TURN):
+        turn = sample[start : start + WRITE_TURN]
+        for entry in fresh:
+            wall_started, cpu_started = time.perf_counter(), time.process_time()
+            for spec in turn:
+                entry.side.write(spec)
+            wall[entry.key] += time.perf_counter() - wall_started
+            cpu[entry.key] += time.process_time() - cpu_started
+    for entry in fresh:
+        logger.info("%s: loading %d more experiments", entry.key, len(rest))
+        rest_seconds, _ = rate(len(rest), lambda e=entry: e.load_rest(rest))
+        seconds = wall[entry.key]
+        entry.figures["load"] = {
+            "write_sample": len(sample),
+            "write_seconds": round(seconds, 3),
+            "runs_per_second": round(len(sample) / seconds, 2) if seconds else 0.0,
+            "write_cpu_seconds": round(cpu[entry.key], 3),
+            "rest": len(rest),
+            "rest_seconds": round(rest_seconds, 3),
+        }
+        _save_marker(options, entry.key, entry.figures["load"])
 
 
 def ask_questions(
-    side: Side, specs: list[ExperimentSpec], options: Options, warnings: list[str]
-) -> dict[str, Any]:
-    answers = {}
+    entries: list[Entry],
+    specs: list[ExperimentSpec],
+    options: Options,
+    warnings: list[str],
+) -> None:
+    """Check each side's answers, then time the sides in turns, call by call."""
+    for entry in entries:
+        entry.figures["questions"] = {}
     for question in questions():
-        found = side.search(question)
         expected = question.expected_names(specs)
-        if found != expected:
-            message = (
-                f"{side.name} answered {question.key!r} with {len(found)} experiments "
-                f"that differ from the reference's {len(expected)}"
+        for entry in entries:
+            found = entry.side.search(question)
+            if found != expected:
+                message = (
+                    f"{entry.key} answered {question.key!r} with {len(found)} "
+                    f"experiments that differ from the reference's {len(expected)}"
+                )
+                logger.warning("%s", message)
+                warnings.append(message)
+            entry.figures["questions"][question.key] = {
+                "returned": len(found),
+                "total_matching": question.total(specs),
+                "matches_reference": found == expected,
+            }
+        calls = [lambda e=entry, q=question: e.side.search(q) for entry in entries]
+        for entry, stats in zip(
+            entries,
+            measure_in_turns(calls, options.repeat, options.warmup),
+            strict=True,
+        ):
+            entry.figures["questions"][question.key].update(stats.as_dict())
+            logger.info(
+                "%s: %s median %.1f ms, p95 %.1f ms",
+                entry.key,
+                question.key,
+                stats.median_ms,
+                stats.p95_ms,
             )
-            logger.warning("%s", message)
-            warnings.append(message)
-        stats = measure(
-            lambda q=question: side.search(q), options.repeat, options.warmup
-        )
-        logger.info(
-            "%s: %s median %.1f ms, p95 %.1f ms",
-            side.name,
-            question.key,
-            stats.median_ms,
-            stats.p95_ms,
-        )
-        answers[question.key] = {
-            **stats.as_dict(),
-            "returned": len(found),
-            "total_matching": question.total(specs),
-            "matches_reference": found == expected,
-        }
-    return answers
+
+
+def measure_expbot_only(
+    entry: Entry, specs: list[ExperimentSpec], options: Options, warnings: list[str]
+) -> None:
+    tracker = entry.side.tracker
+    counts = {q.key: entry.side.count(q) for q in questions()}
+    _check_counts(entry.key, counts, specs, warnings)
+    logger.info("%s: summary and monthly report", entry.key)
+    summary = expbot_only.measure_summary(tracker, options.repeat, options.warmup)
+    entry.figures["summary"] = _figure(summary)
+    report = expbot_only.measure_report(tracker, options.repeat, options.warmup)
+    for name, value in report.items():
+        entry.figures[name] = _figure(value)
+
+
+def measure_slash(url: str, options: Options) -> dict[str, Any] | str:
+    logger.info("/exp search through expbot serve on %s", url.split(":", 1)[0])
+    slash = slack_side.measure_slash_search(
+        url,
+        options.workdir,
+        [q.expbot_query for q in questions()],
+        options.slash_requests,
+        options.warmup,
+    )
+    return slash if isinstance(slash, str) else slash.as_dict()
 
 
 def _write_quick(side: Any, rest: list[ExperimentSpec]) -> None:

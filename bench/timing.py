@@ -64,6 +64,25 @@ def measure(call: Callable[[], object], repeat: int, warmup: int = 3) -> Stats:
     return summarize(samples, cpu_samples)
 
 
+def measure_in_turns(
+    calls: list[Callable[[], object]], repeat: int, warmup: int = 3
+) -> list[Stats]:
+    """Time several calls in turns, so that other load on the machine
+    affects them alike; return one `Stats` per call, in order."""
+    for call in calls:
+        for _ in range(warmup):
+            call()
+    samples: list[list[float]] = [[] for _ in calls]
+    cpu_samples: list[list[float]] = [[] for _ in calls]
+    for _ in range(repeat):
+        for index, call in enumerate(calls):
+            started, cpu_started = time.perf_counter(), time.process_time()
+            call()
+            samples[index].append((time.perf_counter() - started) * 1000)
+            cpu_samples[index].append((time.process_time() - cpu_started) * 1000)
+    return [summarize(s, c) for s, c in zip(samples, cpu_samples, strict=True)]
+
+
 def rate(count: int, call: Callable[[], object]) -> tuple[float, float]:
     """Run `call` once; return (seconds taken, `count` per second)."""
     started = time.perf_counter()
