@@ -15,8 +15,8 @@ other finds the row and skips. The row's `state` then records the outcome:
     unknown         Slack may or may not have posted (a timeout or 5xx);
                     never retried, because a retry could post twice
 
-`created_at` is the time of the latest claim, so the staleness of a
-claim is measured from it.
+`claimed_at` is the time of the latest claim, so the staleness of a
+claim is measured from it; `created_at` stays the time of the first.
 """
 
 from __future__ import annotations
@@ -172,7 +172,7 @@ def claim_delivery(
             return None
         owner_notified = row.state == NOT_IN_CHANNEL
         row.state = CLAIMED
-        row.created_at = now
+        row.claimed_at = now
         return Claim(row.id, schedule_id, period, row.message_ts, owner_notified)
 
 
@@ -222,6 +222,7 @@ def _insert_ignored(
         "state": CLAIMED,
         "error": "",
         "created_at": now,
+        "claimed_at": now,
     }
     dialect = session.get_bind().dialect.name
     statement: Any
@@ -261,7 +262,7 @@ def _may_claim(
     retry_not_in_channel: bool,
 ) -> bool:
     if row.state == CLAIMED:
-        return now - row.created_at >= STALE_CLAIM
+        return now - row.claimed_at >= STALE_CLAIM
     if row.state == FAILED:
         return retry_failed
     if row.state == NOT_IN_CHANNEL:

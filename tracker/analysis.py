@@ -156,7 +156,7 @@ def _top_tags(session: Session, scope: ColumnElement[bool]) -> dict[str, int]:
 def _latest_completed(
     session: Session, scope: ColumnElement[bool]
 ) -> list[ExperimentRecord]:
-    from tracker.api import EAGER_OPTIONS
+    from tracker.lookup import EAGER_OPTIONS
 
     rows = session.scalars(
         select(models.Experiment)
@@ -247,7 +247,7 @@ def leaderboard(
     viewer: str | None,
 ) -> list[LeaderboardEntry]:
     """Rank experiments with `metric` that match `query`, best first."""
-    from tracker.api import EAGER_OPTIONS
+    from tracker.lookup import EAGER_OPTIONS
     from tracker.query import parse
     from tracker.search import select_experiments
 

@@ -17,11 +17,11 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tracker import capture as capture_facts
-from tracker import configs, directions, models, validation
+from tracker import changes, configs, directions, models, validation
 from tracker.db import Database, ensure_schema, make_engine
 from tracker.errors import (
     ExperimentNotFound,
@@ -36,6 +36,7 @@ from tracker.records import (
     ExperimentRecord,
     MetricPointRecord,
 )
+from tracker.runs import Run
 
 logger = logging.getLogger(__name__)
 
@@ -137,7 +138,7 @@ class Tracker:
             config_version=1,
             custom=custom,
             reproducibility=facts,
-            search_text=_search_text(name, description, []),
+            search_text=changes.search_text(name, description, []),
         )
         row.tags = [models.Tag(tag=tag) for tag in tag_list]
         row.collaborators = [
@@ -159,8 +160,8 @@ class Tracker:
                     created_at=now,
                 )
             )
-            _replace_config_params(session, row.id, config, flush=False)
-            _emit(session, row, "created", researcher, {}, now)
+            changes.replace_config_params(session, row.id, config, flush=False)
+            changes.emit(session, row, "created", researcher, {}, now)
             record = ExperimentRecord.from_model(row)
         logger.info("tracked experiment %s (%s)", record.id, record.name)
         return record
@@ -202,9 +203,9 @@ class Tracker:
             if custom is not None:
                 row.custom = {**row.custom, **custom}
             if config is not None and config != row.config:
-                self._add_config_version(session, row, config, actor, now)
+                changes.add_config_version(session, row, config, actor, now)
             if name is not None or description is not None:
-                row.search_text = _search_text(
+                row.search_text = changes.search_text(
                     row.name, row.description, [n.text for n in row.notes]
                 )
             row.updated_at = now
@@ -228,7 +229,7 @@ class Tracker:
         with self.db.write() as session:
             row = self._load_for_change(session, identifier, actor, False)
             now = self.clock()
-            self._record_metrics(session, row, values, step, now)
+            changes.record_metrics(session, row, values, step, now)
             row.updated_at = now
             return ExperimentRecord.from_model(row)
 
@@ -250,14 +251,18 @@ class Tracker:
         uris = [validation.artifact(uri) for uri in artifacts]
         with self.db.write() as session:
             row = self._load_for_change(session, identifier, actor, as_admin)
-            _require_running(row, "complete")
+            changes.require_running(row, "complete")
             now = self.clock()
-            self._record_metrics(session, row, values, None, now)
+            changes.record_metrics(session, row, values, None, now)
             row.artifacts.extend(models.Artifact(uri=u, created_at=now) for u in uris)
-            self._finish(row, "completed", "", _end_time(row, ended_at, now), now)
+            changes.finish(
+                row, "completed", "", changes.end_time(row, ended_at, now), now
+            )
             session.flush()
             summary = {m.key: m.value for m in row.metrics}
-            _emit(session, row, "completed", actor or row.researcher, summary, now)
+            changes.emit(
+                session, row, "completed", actor or row.researcher, summary, now
+            )
             return ExperimentRecord.from_model(row)
 
     def fail(
@@ -328,7 +333,7 @@ class Tracker:
             )
             if added:
                 row.updated_at = now
-                _emit(session, row, "shared", by, {"added": added}, now)
+                changes.emit(session, row, "shared", by, {"added": added}, now)
             return ExperimentRecord.from_model(row)
 
     def add_note(
@@ -350,7 +355,7 @@ class Tracker:
             row.updated_at = now
             session.flush()
             payload = {"note_id": note.id, "text": text[:500]}
-            _emit(session, row, "noted", by, payload, now)
+            changes.emit(session, row, "noted", by, payload, now)
             return ExperimentRecord.from_model(row)
 
     def tag(
@@ -622,10 +627,12 @@ class Tracker:
         with self.db.write() as session:
             row = self._load_for_change(session, identifier, actor, as_admin)
             action = {"failed": "fail", "cancelled": "cancel"}[status]
-            _require_running(row, action)
+            changes.require_running(row, action)
             now = self.clock()
-            self._finish(row, status, reason, _end_time(row, ended_at, now), now)
-            _emit(
+            changes.finish(
+                row, status, reason, changes.end_time(row, ended_at, now), now
+            )
+            changes.emit(
                 session, row, status, actor or row.researcher, {"reason": reason}, now
             )
             return ExperimentRecord.from_model(row)
@@ -638,20 +645,6 @@ class Tracker:
         except InvalidTransition:
             # The block already ended the experiment itself.
             pass
-
-    def _finish(
-        self,
-        row: models.Experiment,
-        status: str,
-        reason: str,
-        ended_at: dt.datetime,
-        now: dt.datetime,
-    ) -> None:
-        row.status = status
-        row.reason = reason
-        row.ended_at = ended_at
-        row.updated_at = now
-        logger.info("experiment %s is %s", row.id, status)
 
     def _load_for_change(
         self,
@@ -672,207 +665,3 @@ class Tracker:
                     "with you."
                 )
         return row
-
-    def _add_config_version(
-        self,
-        session: Session,
-        row: models.Experiment,
-        config: dict[str, Any],
-        actor: str | None,
-        now: dt.datetime,
-    ) -> None:
-        row.config_version += 1
-        row.config = config
-        session.add(
-            models.ConfigVersion(
-                experiment_id=row.id,
-                version=row.config_version,
-                config=config,
-                author=actor or row.researcher,
-                created_at=now,
-            )
-        )
-        _replace_config_params(session, row.id, config)
-
-    def _record_metrics(
-        self,
-        session: Session,
-        row: models.Experiment,
-        values: Mapping[str, float],
-        step: int | None,
-        now: dt.datetime,
-    ) -> None:
-        if not values:
-            return
-        summaries = {m.key: m for m in row.metrics}
-        goals = _goals(session, row.team, list(values))
-        for key, value in values.items():
-            session.add(
-                models.MetricPoint(
-                    experiment_id=row.id, key=key, value=value, step=step, logged_at=now
-                )
-            )
-            current = summaries.get(key)
-            if _is_older(step, current):
-                continue
-            previous = current.value if current else None
-            if current is None:
-                current = models.MetricSummary(key=key, value=value, step=step)
-                row.metrics.append(current)
-                summaries[key] = current
-            current.value, current.step, current.updated_at = value, step, now
-            if key in goals and _crosses(previous, value, goals[key]):
-                self._emit_threshold(session, row, key, value, goals[key], now)
-
-    def _emit_threshold(
-        self,
-        session: Session,
-        row: models.Experiment,
-        key: str,
-        value: float,
-        goal: tuple[float, str],
-        now: dt.datetime,
-    ) -> None:
-        payload = {"metric": key, "value": value, "goal": goal[0], "direction": goal[1]}
-        _emit(session, row, "threshold", row.researcher, payload, now)
-
-
-class Run:
-    """The experiment of a `with tracker.run(...)` block."""
-
-    def __init__(self, tracker: Tracker, experiment_id: str) -> None:
-        self.tracker = tracker
-        self.id = experiment_id
-
-    @property
-    def experiment(self) -> ExperimentRecord:
-        return self.tracker.get(self.id)
-
-    def log_metrics(self, metrics: Mapping[str, Any], step: int | None = None) -> None:
-        self.tracker.log_metrics(self.id, metrics, step=step)
-
-    def log_metric(self, key: str, value: float, step: int | None = None) -> None:
-        self.tracker.log_metrics(self.id, {key: value}, step=step)
-
-    def note(self, text: str) -> None:
-        self.tracker.add_note(self.id, text)
-
-    def tag(self, *tags: str) -> None:
-        self.tracker.tag(self.id, add=tags)
-
-    def set_config(self, config: Mapping[str, Any]) -> None:
-        self.tracker.update(self.id, config=config)
-
-    def fail(self, reason: str = "") -> None:
-        self.tracker.fail(self.id, reason)
-
-    def cancel(self, reason: str = "") -> None:
-        self.tracker.cancel(self.id, reason)
-
-
-def _search_text(name: str, description: str, notes: Sequence[str]) -> str:
-    return "\n".join([name, description, *notes]).lower()
-
-
-def _end_time(
-    row: models.Experiment, ended_at: dt.datetime | None, now: dt.datetime
-) -> dt.datetime:
-    """Check an end time given by an importer; default to now.
-
-    An end before the start is moved to the start: the clocks of the host
-    that ran a job and of the one recording it can differ a little.
-    """
-    if ended_at is None:
-        return now
-    if ended_at.tzinfo is None:
-        raise InvalidInput(
-            f"End time {ended_at.isoformat()} has no time zone; pass an aware "
-            "datetime, e.g. datetime.now(timezone.utc)."
-        )
-    started = row.started_at or row.created_at
-    return max(ended_at, started)
-
-
-def _require_running(row: models.Experiment, action: str) -> None:
-    if row.status != "running":
-        raise InvalidTransition(row.id[:8], row.status, action)
-
-
-def _emit(
-    session: Session,
-    row: models.Experiment,
-    kind: str,
-    actor: str,
-    payload: dict[str, Any],
-    now: dt.datetime,
-) -> None:
-    session.add(
-        models.Event(
-            experiment_id=row.id,
-            kind=kind,
-            actor=actor,
-            payload=payload,
-            created_at=now,
-        )
-    )
-
-
-def _goals(
-    session: Session, team: str, keys: list[str]
-) -> dict[str, tuple[float, str]]:
-    """Return {metric: (goal, direction)} for metrics with a goal, team first."""
-    rows = session.execute(
-        select(
-            models.MetricDirection.team,
-            models.MetricDirection.name,
-            models.MetricDirection.goal,
-            models.MetricDirection.direction,
-        ).where(
-            models.MetricDirection.name.in_(keys),
-            models.MetricDirection.team.in_([team, ""]),
-        )
-    ).all()
-    goals: dict[str, tuple[float, str]] = {}
-    for row_team, name, goal, direction in sorted(rows, key=lambda r: r[0] != ""):
-        # Workspace rows sort first, so a team's own row overwrites them.
-        if goal is not None:
-            goals[name] = (goal, direction)
-        elif row_team and name in goals:
-            del goals[name]
-    return goals
-
-
-def _is_older(step: int | None, current: models.MetricSummary | None) -> bool:
-    """Whether a point logged at `step` is behind the summary's step."""
-    if current is None or step is None or current.step is None:
-        return False
-    return step < current.step
-
-
-def _crosses(previous: float | None, value: float, goal: tuple[float, str]) -> bool:
-    target, direction = goal
-    reached_now = directions.reaches(value, target, direction)
-    reached_before = previous is not None and directions.reaches(
-        previous, target, direction
-    )
-    return reached_now and not reached_before
-
-
-def _replace_config_params(
-    session: Session, experiment_id: str, config: Mapping[str, Any], flush: bool = True
-) -> None:
-    if flush:
-        session.execute(
-            delete(models.ConfigParam).where(
-                models.ConfigParam.experiment_id == experiment_id
-            )
-        )
-    for key, value in configs.flatten(config):
-        session.add(
-            models.ConfigParam(
-                experiment_id=experiment_id,
-                key=key[:200],
-                value_text=configs.param_text(value),
-                value_number=configs.param_number(value),
-            )
-        )

@@ -130,6 +130,8 @@ class Experiment(Base):
         Index("ix_experiments_source_created", "source", "created_at"),
         Index("ix_experiments_created", "created_at"),
         Index("ix_experiments_ended", "ended_at"),
+        # Reports count a team's experiments by the time they ended.
+        Index("ix_experiments_team_ended", "team", "ended_at"),
     )
 
 
@@ -394,6 +396,8 @@ class ReportDelivery(Base):
     message_ts: Mapped[str | None] = mapped_column(String(32))
     error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[dt.datetime]
+    # The latest claim; a claim older than the stale limit may be taken over.
+    claimed_at: Mapped[dt.datetime]
 
     __table_args__ = (UniqueConstraint("schedule_id", "period"),)
 

@@ -6,6 +6,15 @@ from sqlalchemy import Connection, create_engine
 from tracker.models import Base
 
 target_metadata = Base.metadata
+# APScheduler keeps its job store in this table of the same database; it is
+# not part of expbot's schema, so autogenerate must not drop it.
+SCHEDULER_TABLES = {"expbot_apscheduler_jobs"}
+
+
+def include_object(
+    obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
+) -> bool:
+    return not (type_ == "table" and name in SCHEDULER_TABLES)
 
 
 def run_migrations() -> None:
@@ -27,6 +36,7 @@ def _run_on(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
+        include_object=include_object,
         render_as_batch=connection.dialect.name == "sqlite",
     )
     with context.begin_transaction():

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-04 15:27:52.270896
+Create Date: 2026-12-04 16:48:01.101118
 """
 
 from collections.abc import Sequence
@@ -68,6 +68,9 @@ def upgrade() -> None:
         )
         batch_op.create_index(
             "ix_experiments_team_created", ["team", "created_at"], unique=False
+        )
+        batch_op.create_index(
+            "ix_experiments_team_ended", ["team", "ended_at"], unique=False
         )
 
     op.create_table(
@@ -323,6 +326,9 @@ def upgrade() -> None:
         sa.Column(
             "created_at", tracker.models.UTCDateTime(timezone=True), nullable=False
         ),
+        sa.Column(
+            "claimed_at", tracker.models.UTCDateTime(timezone=True), nullable=False
+        ),
         sa.ForeignKeyConstraint(["schedule_id"], ["schedules.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("schedule_id", "period"),
@@ -442,6 +448,7 @@ def downgrade() -> None:
     op.drop_table("metric_directions")
     op.drop_table("leases")
     with op.batch_alter_table("experiments", schema=None) as batch_op:
+        batch_op.drop_index("ix_experiments_team_ended")
         batch_op.drop_index("ix_experiments_team_created")
         batch_op.drop_index("ix_experiments_status_created")
         batch_op.drop_index("ix_experiments_source_created")
