@@ -122,6 +122,10 @@ def configure_logging(level_name: str) -> None:
     )
     # Alembic logs every migration plugin at INFO on each start.
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # Bolt logs a rejected request's whole body at INFO, and the body holds
+    # a response_url that can post to the channel for 30 minutes.
+    if (level or logging.INFO) > logging.DEBUG:
+        logging.getLogger("slack_bolt").setLevel(logging.WARNING)
     if level is None:
         logging.getLogger(__name__).warning(
             "EXPBOT_LOG_LEVEL %r is not a level name; using INFO", level_name

@@ -125,3 +125,23 @@ def test_bad_query_names_position(tracker, query):
 
     assert 0 <= caught.value.position <= len(query)
     assert "position" in str(caught.value)
+
+
+def test_unsupported_database_hides_password():
+    from tracker import Tracker
+
+    with pytest.raises(InvalidInput, match="Unsupported database 'mysql'") as caught:
+        Tracker("mysql://user:hunter2@db/expbot")
+
+    assert "hunter2" not in str(caught.value)
+
+
+def test_unwritable_home_names_folder(tmp_path):
+    from tracker import Tracker
+    from tracker.errors import StorageError
+
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+
+    with pytest.raises(StorageError, match="EXPBOT_HOME"):
+        Tracker(f"sqlite:///{blocker / 'expbot.db'}")

@@ -286,3 +286,23 @@ def test_leaderboard_respects_direction(tracker):
 
     assert [e.value for e in board] == [0.1, 0.3, 0.5]
     assert [e.rank for e in board] == [1, 2, 3]
+
+
+def test_current_returns_active_run(tracker):
+    from tracker import current
+
+    with tracker.run("active", researcher="alice") as run:
+        current().log_metrics({"loss": 0.4}, step=1)
+        inner = current()
+
+    assert inner is run
+    assert tracker.get(run.id).metrics == {"loss": 0.4}
+
+
+def test_free_text_finds_failure_reason(tracker):
+    record = tracker.track("resnet", researcher="alice")
+    tracker.track("other", researcher="alice")
+
+    tracker.fail(record.id, "Corrupt shard 17 in the training set")
+
+    assert [r.id for r in tracker.search('"corrupt shard"')] == [record.id]

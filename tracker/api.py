@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tracker import capture as capture_facts
-from tracker import changes, configs, directions, models, validation
+from tracker import changes, configs, directions, models, runs, validation
 from tracker.db import Database, ensure_schema, make_engine
 from tracker.errors import (
     ExperimentNotFound,
@@ -600,6 +600,7 @@ class Tracker:
         """
         record = self.track(name, **track_options)
         handle = Run(self, record.id)
+        token = runs.activate(handle)
         try:
             yield handle
         except KeyboardInterrupt:
@@ -612,6 +613,8 @@ class Tracker:
         else:
             if self.get(record.id).status == "running":
                 self.complete(record.id)
+        finally:
+            runs.deactivate(token)
 
     # -- internals ---------------------------------------------------------
 

@@ -30,6 +30,9 @@ def finish(
 ) -> None:
     row.status = status
     row.reason = reason
+    if reason:
+        # Free-text search covers the failure reason, e.g. "out of memory".
+        row.search_text = f"{row.search_text}\n{reason.lower()}"
     row.ended_at = ended_at
     row.updated_at = now
     logger.info("experiment %s is %s", row.id, status)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -54,21 +55,30 @@ def normalize_url(url: str) -> str:
     return url
 
 
+def redact(url: str) -> str:
+    """Hide the password of a URL for messages and logs."""
+    return re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", url)
+
+
 def make_engine(url: str | None = None, **options: Any) -> Engine:
     url = normalize_url(url or default_database_url())
     try:
         parsed = make_url(url)
     except ArgumentError as exc:
         raise InvalidInput(
-            f"Invalid database URL {url!r}: expected e.g. "
+            f"Invalid database URL {redact(url)!r}: expected e.g. "
             "`sqlite:////path/expbot.db` or `postgresql+psycopg://user@host/db`."
         ) from exc
 
-    if parsed.get_backend_name() == "sqlite":
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
         return _make_sqlite_engine(parsed.database, url, **options)
-    if parsed.get_backend_name() == "postgresql":
+    if backend == "postgresql":
         return _make_postgres_engine(parsed, **options)
-    return create_engine(url, pool_pre_ping=True, **options)
+    raise InvalidInput(
+        f"Unsupported database {backend!r} in {redact(url)!r}: expbot runs on "
+        "SQLite (`sqlite:///path`) and PostgreSQL (`postgresql+psycopg://...`)."
+    )
 
 
 def _make_postgres_engine(url: URL, **options: Any) -> Engine:
@@ -84,7 +94,14 @@ def _make_postgres_engine(url: URL, **options: Any) -> Engine:
 
 def _make_sqlite_engine(database: str | None, url: str, **options: Any) -> Engine:
     if database and database != ":memory:":
-        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        folder = Path(database).expanduser().parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(
+                f"Cannot create the database folder {str(folder)!r}: "
+                f"{exc.strerror}. Set EXPBOT_HOME to a writable folder."
+            ) from exc
     engine = create_engine(
         url, connect_args={"timeout": BUSY_TIMEOUT_SECONDS}, **options
     )

@@ -103,7 +103,8 @@ class Experiment(Base):
     config_version: Mapped[int] = mapped_column(Integer, default=1)
     custom: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     reproducibility: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    # Lower-cased name, description and notes, kept for free-text search.
+    # Lower-cased name, description, notes and failure reason, kept for
+    # free-text search.
     search_text: Mapped[str] = mapped_column(Text, default="")
 
     tags: Mapped[list[Tag]] = relationship(

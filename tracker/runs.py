@@ -3,12 +3,29 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from tracker.records import ExperimentRecord
 
 if TYPE_CHECKING:
     from tracker.api import Tracker
+
+# The run of the innermost `with tracker.run(...)` block in this context.
+_active: ContextVar[Run | None] = ContextVar("expbot_active_run", default=None)
+
+
+def active_run() -> Run | None:
+    return _active.get()
+
+
+def activate(run: Run) -> Any:
+    """Make `run` the active one; pass the result to `deactivate`."""
+    return _active.set(run)
+
+
+def deactivate(token: Any) -> None:
+    _active.reset(token)
 
 
 class Run:

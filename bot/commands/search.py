@@ -23,7 +23,7 @@ _PERSON_FIELD = re.compile(r"\b(by|with):@")
 SEARCH_DETAILS = """\
 Finds experiments with the search language that the CLI and channel \
 subscriptions use too. Terms are joined with AND unless you write OR.
-• words and `"quoted phrases"` match the name, description and notes
+• words and `"quoted phrases"` match the name, description, notes and failure reason
 • fields: `tag:nlp` `status:failed` `team:nlp` `project:mt` `by:@alice` \
 `with:@bob` (a collaborator) `source:nemo_run` `id:3f2a9c`
 • metrics: `accuracy>0.9` `val/loss<=0.3` `bleu!=0` (also `>=`, `<`, `=`)

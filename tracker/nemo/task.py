@@ -80,10 +80,16 @@ def current() -> Run:
     """Return a handle on the experiment of the NeMo Run task running now.
 
     Training code calls `current().log_metrics({"loss": 0.3}, step=10)`.
-    Outside a task launched under expbot this raises `NotInTrackedTask`
+    Inside `with tracker.run(...)` it returns that block's run. Elsewhere,
+    outside a task launched under expbot, it raises `NotInTrackedTask`
     naming the missing variable. Handles are cached per process, so
     calling this at every step opens one database engine.
     """
+    from tracker.runs import active_run
+
+    running = active_run()
+    if running is not None:
+        return running
     experiment_id = os.environ.get(EXPERIMENT_ID_VAR, "").strip()
     database_url = os.environ.get(DATABASE_URL_VAR, "").strip()
     for name, value in (
@@ -95,8 +101,8 @@ def current() -> Run:
                 f"${name} is not set, so this process is not a NeMo Run task "
                 "launched under expbot. Launch the task inside "
                 "`with tracker.nemo.tracked_experiment(...) as exp:` (see "
-                f"docs/nemo.md), or set ${EXPERIMENT_ID_VAR} and "
-                f"${DATABASE_URL_VAR} yourself."
+                f"docs/nemo.md) or `with tracker.run(...)`, or set "
+                f"${EXPERIMENT_ID_VAR} and ${DATABASE_URL_VAR} yourself."
             )
 
     key = (experiment_id, database_url)
