@@ -18,17 +18,23 @@ EXPBOT = shutil.which("expbot", path=str(Path(sys.executable).parent))
 def cli(tmp_path):
     if EXPBOT is None:
         pytest.fail("the expbot command is not installed next to this Python")
-    env = {
+    base_env = {
         **os.environ,
         "EXPBOT_HOME": str(tmp_path / "home"),
         "EXPBOT_RESEARCHER": "alice",
         "EXPBOT_TEAM": "nlp",
     }
-    env.pop("EXPBOT_DATABASE_URL", None)
+    base_env.pop("EXPBOT_DATABASE_URL", None)
 
-    def run(*args: str, status: int = 0) -> subprocess.CompletedProcess[str]:
+    def run(
+        *args: str, status: int = 0, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
-            [EXPBOT, *args], capture_output=True, text=True, env=env, timeout=60
+            [EXPBOT, *args],
+            capture_output=True,
+            text=True,
+            env={**base_env, **(env or {})},
+            timeout=60,
         )
         assert result.returncode == status, result.stderr
         return result
@@ -110,3 +116,28 @@ def test_every_command_has_help(cli):
 
     for name, sub in commands.items():
         assert sub.description, f"`expbot {name}` has no help text"
+
+
+def test_cli_acts_as_researcher(cli, tmp_path):
+    secret = cli("track", "secret", "--private").stdout.strip()
+    public = cli("track", "public").stdout.strip()
+    env_as = {"EXPBOT_RESEARCHER": "mallory"}
+
+    found = as_json(cli("search", "--json", env=env_as))
+    refused = cli("note", public, "mine now", env=env_as, status=1)
+    hidden = cli("show", secret, env=env_as, status=1)
+
+    assert [e["id"] for e in found] == [public]
+    assert "Only alice" in refused.stderr
+    assert secret[:8] in hidden.stderr
+
+
+def test_search_says_when_results_are_cut(cli):
+    for index in range(3):
+        cli("track", f"run{index}")
+
+    result = cli("search", "--limit", "2")
+    bad_limit = cli("search", "--limit", "0", status=2)
+
+    assert "Showing 1-2 of 3" in result.stderr
+    assert "'0' is not 1 or more" in bad_limit.stderr

@@ -306,3 +306,20 @@ def test_free_text_finds_failure_reason(tracker):
     tracker.fail(record.id, "Corrupt shard 17 in the training set")
 
     assert [r.id for r in tracker.search('"corrupt shard"')] == [record.id]
+
+
+def test_leaderboard_ranks_completed_by_default(tracker):
+    done = tracker.track("done", researcher="alice")
+    tracker.complete(done.id, {"accuracy": 0.7})
+    lucky = tracker.track("lucky", researcher="alice")
+    tracker.log_metrics(lucky.id, {"accuracy": 0.99})
+    tracker.cancel(lucky.id)
+    running = tracker.track("running", researcher="alice")
+    tracker.log_metrics(running.id, {"accuracy": 0.9})
+
+    default = tracker.leaderboard("accuracy")
+    live = tracker.leaderboard("accuracy", "status:running")
+
+    assert [e.experiment.name for e in default] == ["done"]
+    assert [e.experiment.name for e in live] == ["running"]
+    assert [b.experiment_name for b in tracker.summary().best] == ["done"]

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from tracker import configs, models, validation
 from tracker.directions import MINIMIZE, is_better
 from tracker.errors import InvalidInput
+from tracker.query import And, Field, Not, Or, Query
 from tracker.records import (
     BestResult,
     Comparison,
@@ -175,9 +176,14 @@ def best_per_metric(
     team: str,
     limit: int = TOP_METRICS,
 ) -> list[BestResult]:
-    """Return the best experiment for each of the most logged metrics."""
+    """Return the best completed experiment for each of the most logged metrics.
+
+    Only completed experiments count as results: a failed or cancelled run
+    can stop at a lucky value that it never reached at the end.
+    """
     direction_of = tracker.directions(team)
     summary = models.MetricSummary
+    scope = and_(scope, models.Experiment.status == "completed")
     keys = session.scalars(
         select(summary.key)
         .join(models.Experiment, models.Experiment.id == summary.experiment_id)
@@ -238,6 +244,23 @@ def _best(values: dict[str, float | None], direction: str) -> str | None:
     return best_id
 
 
+def names_status(node: Any) -> bool:
+    """Whether a parsed query has a `status:` term anywhere."""
+    if isinstance(node, Field):
+        return node.name == "status"
+    if isinstance(node, Not):
+        return names_status(node.operand)
+    if isinstance(node, And | Or):
+        return any(names_status(operand) for operand in node.operands)
+    return False
+
+
+def only_completed(query: Query) -> Query:
+    completed = Field("status", "completed")
+    where = completed if query.where is None else And((query.where, completed))
+    return Query(where, query.sort)
+
+
 def leaderboard(
     tracker: Tracker,
     metric: str,
@@ -246,7 +269,11 @@ def leaderboard(
     limit: int,
     viewer: str | None,
 ) -> list[LeaderboardEntry]:
-    """Rank experiments with `metric` that match `query`, best first."""
+    """Rank experiments with `metric` that match `query`, best first.
+
+    Only completed experiments are ranked unless the query names a status
+    itself, as in `status:running`, the same rule as the summary's best.
+    """
     from tracker.lookup import EAGER_OPTIONS
     from tracker.query import parse
     from tracker.search import select_experiments
@@ -255,8 +282,13 @@ def leaderboard(
     limit = max(1, min(int(limit), 100))
     direction = tracker.directions()(metric)
     summary = models.MetricSummary
+    parsed = parse(query)
+    if not names_status(parsed.where):
+        parsed = parse(
+            f"({query}) status:completed" if query.strip() else "status:completed"
+        )
     matching: Select[Any] = select_experiments(
-        parse(query),
+        parsed,
         now=tracker.clock(),
         direction_of=tracker.directions(),
         viewer=viewer,

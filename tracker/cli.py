@@ -15,11 +15,12 @@ from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 from tracker import cli_format
-from tracker.api import Tracker
+from tracker.api import Tracker, default_researcher
 from tracker.configs import load_config_file
 from tracker.errors import ExpbotError, InvalidInput
 
 Command = Callable[[Tracker, argparse.Namespace], int]
+ID_HELP = "experiment id or a unique prefix of 6+ characters"
 
 
 class Parser(argparse.ArgumentParser):
@@ -82,39 +83,41 @@ def _add_lifecycle_commands(commands: Any) -> None:
     )
 
     sub = _command(commands, "log", cmd_log, "log metric values, e.g. loss=0.3")
-    sub.add_argument("id", help="experiment id or a unique prefix of 6+ characters")
-    sub.add_argument("metrics", nargs="+", metavar="KEY=VALUE")
+    sub.add_argument("id", help=ID_HELP)
+    sub.add_argument(
+        "metrics", nargs="+", metavar="KEY=VALUE", help="e.g. accuracy=0.91"
+    )
     sub.add_argument("--step", type=int, help="training step of these values")
 
     sub = _command(
         commands, "complete", cmd_complete, "mark a running experiment completed"
     )
-    sub.add_argument("id")
+    sub.add_argument("id", help=ID_HELP)
     sub.add_argument("metrics", nargs="*", metavar="KEY=VALUE", help="final metrics")
     sub.add_argument(
         "--artifact", action="append", default=[], metavar="URI", help="repeatable"
     )
 
     sub = _command(commands, "fail", cmd_fail, "mark a running experiment failed")
-    sub.add_argument("id")
+    sub.add_argument("id", help=ID_HELP)
     sub.add_argument("--reason", default="", help="why it failed")
 
     sub = _command(commands, "cancel", cmd_cancel, "cancel a running experiment")
-    sub.add_argument("id")
-    sub.add_argument("--reason", default="")
+    sub.add_argument("id", help=ID_HELP)
+    sub.add_argument("--reason", default="", help="why it was cancelled")
 
 
 def _add_collaboration_commands(commands: Any) -> None:
     sub = _command(commands, "share", cmd_share, "add collaborators to an experiment")
-    sub.add_argument("id")
-    sub.add_argument("users", nargs="+", metavar="USER")
+    sub.add_argument("id", help=ID_HELP)
+    sub.add_argument("users", nargs="+", metavar="USER", help="researcher handles")
 
     sub = _command(commands, "note", cmd_note, "add a note to an experiment")
-    sub.add_argument("id")
-    sub.add_argument("text", nargs="+")
+    sub.add_argument("id", help=ID_HELP)
+    sub.add_argument("text", nargs="+", help="the note; quoting is optional")
 
     sub = _command(commands, "tag", cmd_tag, "add (+tag) or remove (-tag) tags")
-    sub.add_argument("id")
+    sub.add_argument("id", help=ID_HELP)
     # `-TAG` looks like an option to argparse; `parse_args` below collects
     # such words into `changes` for this command.
     sub.add_argument("changes", nargs="*", metavar="+TAG|-TAG")
@@ -132,19 +135,23 @@ def _add_collaboration_commands(commands: Any) -> None:
 
 def _add_read_commands(commands: Any) -> None:
     sub = _command(commands, "show", cmd_show, "show one experiment", read=True)
-    sub.add_argument("id")
+    sub.add_argument("id", help=ID_HELP)
 
     sub = _command(
         commands, "search", cmd_search, "search with the query language", read=True
     )
     sub.add_argument("query", nargs="*", help='e.g. tag:nlp accuracy>0.9 "bert"')
-    sub.add_argument("--limit", type=int, default=50)
-    sub.add_argument("--offset", type=int, default=0)
+    sub.add_argument(
+        "--limit", type=positive_int, default=50, help="results to print (50)"
+    )
+    sub.add_argument(
+        "--offset", type=non_negative_int, default=0, help="results to skip first"
+    )
 
     sub = _command(
         commands, "compare", cmd_compare, "compare configs and metrics", read=True
     )
-    sub.add_argument("ids", nargs="+", metavar="ID")
+    sub.add_argument("ids", nargs="+", metavar="ID", help="two to ten ids")
 
     sub = _command(
         commands,
@@ -153,9 +160,13 @@ def _add_read_commands(commands: Any) -> None:
         "rank experiments by a metric",
         read=True,
     )
-    sub.add_argument("metric")
-    sub.add_argument("query", nargs="*")
-    sub.add_argument("--limit", type=int, default=10)
+    sub.add_argument("metric", help="metric name, e.g. accuracy or val/loss")
+    sub.add_argument(
+        "query", nargs="*", help="only experiments matching this search query"
+    )
+    sub.add_argument(
+        "--limit", type=positive_int, default=10, help="entries to print (10)"
+    )
 
     sub = _command(
         commands, "summary", cmd_summary, "totals, progress and best results", read=True
@@ -165,13 +176,13 @@ def _add_read_commands(commands: Any) -> None:
     sub = _command(
         commands, "history", cmd_history, "metric points of an experiment", read=True
     )
-    sub.add_argument("id")
+    sub.add_argument("id", help=ID_HELP)
     sub.add_argument("--metric", help="only this metric")
 
     sub = _command(
         commands, "config", cmd_config, "config versions and their diff", read=True
     )
-    sub.add_argument("id")
+    sub.add_argument("id", help=ID_HELP)
     sub.add_argument(
         "--diff", nargs=2, type=int, metavar=("OLD", "NEW"), help="version numbers"
     )
@@ -205,57 +216,61 @@ def cmd_track(tracker: Tracker, args: argparse.Namespace) -> int:
 
 
 def cmd_log(tracker: Tracker, args: argparse.Namespace) -> int:
-    tracker.log_metrics(args.id, parse_pairs(args.metrics), step=args.step)
+    metrics = parse_pairs(args.metrics)
+    tracker.log_metrics(args.id, metrics, step=args.step, actor=me())
     return 0
 
 
 def cmd_complete(tracker: Tracker, args: argparse.Namespace) -> int:
     record = tracker.complete(
-        args.id, parse_pairs(args.metrics), artifacts=args.artifact
+        args.id, parse_pairs(args.metrics), artifacts=args.artifact, actor=me()
     )
     print(f"{record.short_id} completed")
     return 0
 
 
 def cmd_fail(tracker: Tracker, args: argparse.Namespace) -> int:
-    record = tracker.fail(args.id, args.reason)
+    record = tracker.fail(args.id, args.reason, actor=me())
     print(f"{record.short_id} failed")
     return 0
 
 
 def cmd_cancel(tracker: Tracker, args: argparse.Namespace) -> int:
-    record = tracker.cancel(args.id, args.reason)
+    record = tracker.cancel(args.id, args.reason, actor=me())
     print(f"{record.short_id} cancelled")
     return 0
 
 
 def cmd_share(tracker: Tracker, args: argparse.Namespace) -> int:
-    record = tracker.share(args.id, args.users)
+    record = tracker.share(args.id, args.users, actor=me())
     print(f"{record.short_id} shared with {', '.join(record.collaborators)}")
     return 0
 
 
 def cmd_note(tracker: Tracker, args: argparse.Namespace) -> int:
-    tracker.add_note(args.id, " ".join(args.text))
+    record = tracker.add_note(args.id, " ".join(args.text), author=me())
+    print(f"{record.short_id} has {plural(len(record.notes), 'note')}")
     return 0
 
 
 def cmd_tag(tracker: Tracker, args: argparse.Namespace) -> int:
     add, remove = parse_tag_changes(args.changes)
-    record = tracker.tag(args.id, add=add, remove=remove)
+    record = tracker.tag(args.id, add=add, remove=remove, actor=me())
     print(f"{record.short_id} tags: {' '.join(record.tags) or '(none)'}")
     return 0
 
 
 def cmd_metric(tracker: Tracker, args: argparse.Namespace) -> int:
     tracker.set_metric_direction(
-        args.name, args.direction, team=args.team, goal=args.goal
+        args.name, args.direction, team=args.team, goal=args.goal, actor=me()
     )
+    goal = "" if args.goal is None else f", goal {args.goal:g}"
+    print(f"{args.name}: {args.direction}{goal}")
     return 0
 
 
 def cmd_show(tracker: Tracker, args: argparse.Namespace) -> int:
-    record = tracker.get(args.id)
+    record = tracker.get(args.id, viewer=me())
     if args.json:
         return _print_json(record.to_dict())
     print(cli_format.experiment(record))
@@ -263,7 +278,17 @@ def cmd_show(tracker: Tracker, args: argparse.Namespace) -> int:
 
 
 def cmd_search(tracker: Tracker, args: argparse.Namespace) -> int:
-    records = tracker.search(" ".join(args.query), limit=args.limit, offset=args.offset)
+    query = " ".join(args.query)
+    records = tracker.search(query, limit=args.limit, offset=args.offset, viewer=me())
+    if len(records) == args.limit:
+        total = tracker.count(query, viewer=me())
+        shown = args.offset + len(records)
+        if total > shown:
+            print(
+                f"Showing {args.offset + 1}-{shown} of {total}; "
+                "see more with --offset and --limit.",
+                file=sys.stderr,
+            )
     if args.json:
         return _print_json([record.to_dict() for record in records])
     print(cli_format.experiment_table(records))
@@ -271,7 +296,7 @@ def cmd_search(tracker: Tracker, args: argparse.Namespace) -> int:
 
 
 def cmd_compare(tracker: Tracker, args: argparse.Namespace) -> int:
-    comparison = tracker.compare(args.ids)
+    comparison = tracker.compare(args.ids, viewer=me())
     if args.json:
         return _print_json(comparison.to_dict())
     print(cli_format.comparison(comparison))
@@ -279,7 +304,9 @@ def cmd_compare(tracker: Tracker, args: argparse.Namespace) -> int:
 
 
 def cmd_leaderboard(tracker: Tracker, args: argparse.Namespace) -> int:
-    entries = tracker.leaderboard(args.metric, " ".join(args.query), limit=args.limit)
+    entries = tracker.leaderboard(
+        args.metric, " ".join(args.query), limit=args.limit, viewer=me()
+    )
     if args.json:
         return _print_json([entry.to_dict() for entry in entries])
     print(cli_format.leaderboard(args.metric, entries))
@@ -287,7 +314,7 @@ def cmd_leaderboard(tracker: Tracker, args: argparse.Namespace) -> int:
 
 
 def cmd_summary(tracker: Tracker, args: argparse.Namespace) -> int:
-    summary = tracker.summary(team=args.team)
+    summary = tracker.summary(team=args.team, viewer=me())
     if args.json:
         return _print_json(summary.to_dict())
     print(cli_format.summary(summary))
@@ -349,6 +376,33 @@ def cmd_db(tracker: Tracker, args: argparse.Namespace) -> int:
 
 
 # -- argument parsing helpers ---------------------------------------------
+
+
+def me() -> str:
+    """The researcher the CLI acts as: the same rules as in Slack apply.
+
+    Others' private experiments are hidden, and only an experiment's
+    researcher and collaborators may change it.
+    """
+    return default_researcher()
+
+
+def plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not 1 or more")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is negative")
+    return value
 
 
 def parse_pairs(pairs: Sequence[str]) -> dict[str, float]:
