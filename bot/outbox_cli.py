@@ -37,7 +37,9 @@ def register(subparsers: Any) -> None:
     commands = parser.add_subparsers(dest="outbox_command", metavar="COMMAND")
 
     sub = commands.add_parser(
-        "list", help="list pending and parked deliveries (the default)"
+        "list",
+        help="list pending and parked deliveries (the default)",
+        description="List deliveries that are waiting or parked, oldest first.",
     )
     _json_flag(sub)
     sub.add_argument(
@@ -48,13 +50,21 @@ def register(subparsers: Any) -> None:
     )
     sub.set_defaults(handler=cmd_list)
 
-    sub = commands.add_parser("retry", help="make deliveries due now")
+    sub = commands.add_parser(
+        "retry",
+        help="make deliveries due now",
+        description="Make deliveries due now, after fixing why they failed.",
+    )
     _json_flag(sub)
     sub.add_argument("ids", nargs="*", type=int, metavar="ID", help="delivery id")
     sub.add_argument("--parked", action="store_true", help="retry every parked one")
     sub.set_defaults(handler=cmd_retry)
 
-    sub = commands.add_parser("drop", help="give up on deliveries")
+    sub = commands.add_parser(
+        "drop",
+        help="give up on deliveries",
+        description="Give up on deliveries, so no dispatcher tries them again.",
+    )
     _json_flag(sub)
     sub.add_argument("ids", nargs="+", type=int, metavar="ID", help="delivery id")
     sub.set_defaults(handler=cmd_drop)

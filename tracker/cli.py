@@ -95,7 +95,11 @@ def _add_lifecycle_commands(commands: Any) -> None:
     sub.add_argument("id", help=ID_HELP)
     sub.add_argument("metrics", nargs="*", metavar="KEY=VALUE", help="final metrics")
     sub.add_argument(
-        "--artifact", action="append", default=[], metavar="URI", help="repeatable"
+        "--artifact",
+        action="append",
+        default=[],
+        metavar="URI",
+        help="URI of an output, e.g. s3://models/bert (repeatable)",
     )
 
     sub = _command(commands, "fail", cmd_fail, "mark a running experiment failed")
@@ -120,13 +124,20 @@ def _add_collaboration_commands(commands: Any) -> None:
     sub.add_argument("id", help=ID_HELP)
     # `-TAG` looks like an option to argparse; `parse_args` below collects
     # such words into `changes` for this command.
-    sub.add_argument("changes", nargs="*", metavar="+TAG|-TAG")
+    sub.add_argument(
+        "changes",
+        nargs="*",
+        metavar="+TAG|-TAG",
+        help="+TAG adds a tag, -TAG removes it",
+    )
 
     sub = _command(
         commands, "metric", cmd_metric, "set whether a metric is maximized or minimized"
     )
     sub.add_argument("name", help="metric name, e.g. val/loss")
-    sub.add_argument("direction", choices=["max", "min"])
+    sub.add_argument(
+        "direction", choices=["max", "min"], help="max: larger is better, min: smaller"
+    )
     sub.add_argument("--team", default="", help="only for this team")
     sub.add_argument(
         "--goal", type=float, help="value that writes a threshold event when reached"
