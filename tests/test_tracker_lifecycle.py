@@ -323,3 +323,14 @@ def test_leaderboard_ranks_completed_by_default(tracker):
     assert [e.experiment.name for e in default] == ["done"]
     assert [e.experiment.name for e in live] == ["running"]
     assert [b.experiment_name for b in tracker.summary().best] == ["done"]
+
+
+def test_private_history_hidden_from_others(tracker):
+    record = tracker.track("secret", researcher="alice", visibility="private")
+    tracker.log_metrics(record.id, {"loss": 0.5}, step=1)
+
+    assert len(tracker.metric_history(record.id, viewer="alice")) == 1
+    with pytest.raises(ExperimentNotFound):
+        tracker.metric_history(record.id, viewer="mallory")
+    with pytest.raises(ExperimentNotFound):
+        tracker.config_history(record.id, viewer="mallory")

@@ -501,10 +501,10 @@ class Tracker:
             return int(session.scalar(counted) or 0)
 
     def metric_history(
-        self, identifier: str, key: str | None = None
+        self, identifier: str, key: str | None = None, *, viewer: str | None = None
     ) -> list[MetricPointRecord]:
         with self.db.read() as session:
-            row = resolve(session, identifier)
+            row = self._resolve_visible(session, identifier, viewer)
             statement = select(models.MetricPoint).where(
                 models.MetricPoint.experiment_id == row.id
             )
@@ -518,9 +518,11 @@ class Tracker:
                 for p in session.scalars(statement)
             ]
 
-    def config_history(self, identifier: str) -> list[ConfigVersionRecord]:
+    def config_history(
+        self, identifier: str, *, viewer: str | None = None
+    ) -> list[ConfigVersionRecord]:
         with self.db.read() as session:
-            row = resolve(session, identifier)
+            row = self._resolve_visible(session, identifier, viewer)
             versions = session.scalars(
                 select(models.ConfigVersion)
                 .where(models.ConfigVersion.experiment_id == row.id)
@@ -532,10 +534,11 @@ class Tracker:
             ]
 
     def config_diff(
-        self, identifier: str, old: int, new: int
+        self, identifier: str, old: int, new: int, *, viewer: str | None = None
     ) -> dict[str, dict[str, Any]]:
         """Return the keys that differ between two config versions."""
-        history = {v.version: v.config for v in self.config_history(identifier)}
+        versions = self.config_history(identifier, viewer=viewer)
+        history = {v.version: v.config for v in versions}
         for version in (old, new):
             if version not in history:
                 raise InvalidInput(
@@ -648,6 +651,15 @@ class Tracker:
         except InvalidTransition:
             # The block already ended the experiment itself.
             pass
+
+    def _resolve_visible(
+        self, session: Session, identifier: str, viewer: str | None
+    ) -> models.Experiment:
+        row = resolve(session, identifier, eager=viewer is not None)
+        if viewer is not None:
+            if not ExperimentRecord.from_model(row).can_be_seen_by(viewer):
+                raise ExperimentNotFound(identifier)
+        return row
 
     def _load_for_change(
         self,
