@@ -400,7 +400,8 @@ class Dispatcher:
         )
         stats.parked += len(item.ids)
         logger.error(
-            "parked event %s to %s after attempt %d: %s; see `expbot outbox`",
+            # The error is last because it is a sentence of its own.
+            "parked event %s to %s after attempt %d (listed by `expbot outbox`): %s",
             _events(item),
             item.target,
             max(d.attempts for d in item.deliveries) + 1,

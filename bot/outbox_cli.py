@@ -20,6 +20,7 @@ from bot import outbox
 from tracker import cli_format
 from tracker.api import Tracker
 from tracker.errors import InvalidInput
+from tracker.grammar import plural
 
 LIST_LIMIT = 200
 
@@ -122,7 +123,9 @@ def cmd_retry(tracker: Tracker, args: argparse.Namespace) -> int:
     results = [{"id": i, "state": state} for i, state in states.items()]
     if args.json:
         return _print_json(results)
-    print(f"Requeued {len(results)} deliveries; the dispatcher sends them next.")
+    print(
+        f"Requeued {plural(len(results), 'delivery')}; the dispatcher sends them next."
+    )
     return 0
 
 
@@ -131,7 +134,7 @@ def cmd_drop(tracker: Tracker, args: argparse.Namespace) -> int:
     outbox.drop(tracker.db, ids)
     if args.json:
         return _print_json([{"id": i, "state": outbox.DROPPED} for i in ids])
-    print(f"Dropped {len(ids)} deliveries.")
+    print(f"Dropped {plural(len(ids), 'delivery')}.")
     return 0
 
 

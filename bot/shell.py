@@ -25,22 +25,12 @@ from bot.views import render_text
 from bot.views.render_text import to_plain
 from tracker import Tracker, people, validation
 from tracker.api import default_researcher
+from tracker.grammar import plural
 
 PROMPT = "/exp "
 LOCAL_USER_ID = "ULOCALSHELL"
 QUIT_WORDS = ("quit", "exit", r"\q")
 RULE = "-" * 60
-# Icons the command replies start with, as terminal characters.
-ICONS = {
-    ":warning:": "⚠",
-    ":no_entry:": "⛔",
-    ":question:": "❓",
-    ":handshake:": "🤝",
-    ":link:": "🔗",
-    ":straight_ruler:": "📏",
-    ":bell:": "🔔",
-    ":no_bell:": "🔕",
-}
 
 
 def run_shell(
@@ -57,7 +47,7 @@ def run_shell(
     stdout = stdout or sys.stdout
     with _database(settings, demo, stdout) as tracker:
         handle = validation.handle(user or _default_user(demo))
-        ctx = _context(tracker, settings, handle, admin)
+        ctx = shell_context(tracker, settings, handle, admin)
         interactive = stdin.isatty() and stdout.isatty()
         if interactive:
             _setup_readline()
@@ -79,14 +69,8 @@ def render_reply(reply: Reply) -> str:
         if part.blocks:
             parts.append(render_text(part.blocks))
         else:
-            parts.append(_icons(to_plain(part.text)))
+            parts.append(to_plain(part.text))
     return f"\n{RULE}\n".join(parts) + "\n"
-
-
-def _icons(text: str) -> str:
-    for code, icon in ICONS.items():
-        text = text.replace(code, icon)
-    return text
 
 
 @contextlib.contextmanager
@@ -104,7 +88,8 @@ def _database(settings: Settings, with_demo: bool, stdout: TextIO) -> Iterator[T
         print("Filling a scratch database with a month of experiments...", file=stdout)
         tracker = Tracker(f"sqlite:///{home / 'expbot.db'}", clock=demo.Clock())
         count = len(demo.fill(tracker))
-        print(f"Recorded {count} experiments in {home}.", file=stdout, flush=True)
+        recorded = plural(count, "experiment")
+        print(f"Recorded {recorded} in {home}.", file=stdout, flush=True)
         try:
             yield tracker
         finally:
@@ -119,14 +104,18 @@ def _default_user(with_demo: bool) -> str:
     return next(iter(demo.RESEARCHERS)) if with_demo else default_researcher()
 
 
-def _context(
-    tracker: Tracker, settings: Settings, handle: str, admin: bool
+def shell_context(
+    tracker: Tracker, settings: Settings, handle: str, admin: bool = False
 ) -> CommandContext:
+    """Return the context the shell runs commands in, as researcher `handle`."""
     person = people.by_handle(tracker, handle)
+    # A handle linked to a Slack user acts as that user, so what it creates,
+    # such as a report schedule, belongs to the same owner as in Slack.
+    linked = person.slack_user_id if person else None
     return CommandContext(
         tracker=tracker,
         settings=settings,
-        user_id=LOCAL_USER_ID,
+        user_id=linked or LOCAL_USER_ID,
         handle=handle,
         is_admin=admin,
         channel_id="local",

@@ -114,7 +114,7 @@ def test_retry_parked_requeues_all(sqlite_url, tracker, parked, capsys):
     status = outbox_cli(sqlite_url, "retry", "--parked")
 
     assert status == 0
-    assert "Requeued 1 deliveries" in capsys.readouterr().out
+    assert "Requeued 1 delivery;" in capsys.readouterr().out
     assert deliveries(tracker)[0].state == outbox.SENDING
 
 

@@ -465,7 +465,7 @@ def test_more_button_bad_value_explains(app: App, fake: FakeSlack) -> None:
     click(app, fake, ACTION_MORE, "garbage", response_url=url)
 
     fake.wait_for_calls(RESPONSE_URL)
-    assert "This More button is broken" in fake.responses(url)[0]["text"]
+    assert "This Next button is broken" in fake.responses(url)[0]["text"]
 
 
 def test_app_home_opened_publishes_home(

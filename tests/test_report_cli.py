@@ -46,7 +46,7 @@ def test_report_prints_markdown(
     expbot(database, "report", "--team", "nlp", "--month", "2026-10")
     out = capsys.readouterr().out
     assert out.startswith("# Monthly report: nlp, October 2026\n")
-    assert "| Completion rate | 50% | - |" in out
+    assert "| Completion rate | 50% (1 of 2 ended) | - |" in out
 
 
 def test_report_week_in_timezone(

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from bot.views.render_text import render_text
 from bot.views.report import report_blocks
 from tests.fakeslack.limits import block_errors
 from tracker import charts
@@ -166,7 +167,26 @@ def test_blocks_show_figures_with_changes() -> None:
     text = all_text(serialised(synthetic_report(figures=figures)))
     assert "12 (+3)" in text  # created 12, previous 9
     assert "70%" in text
-    assert "_7 of 10 ended_" in text
+    assert "70% (7 of 10 ended)" in text
+
+
+def test_completion_rate_text_has_brackets() -> None:
+    text = render_text(report_blocks(synthetic_report()))
+
+    assert "Completion rate: 70% (7 of 10 ended)" in text
+
+
+def test_completion_rate_shows_change_inside() -> None:
+    figures = tuple(
+        Figure(
+            f.key, f.label, f.unit, f.basis, f.value, 0.65 if f.unit == RATIO else None
+        )
+        for f in synthetic_report().figures
+    )
+
+    text = render_text(report_blocks(synthetic_report(figures=figures)))
+
+    assert "Completion rate: 70% (7 of 10 ended, +5 pp)" in text
 
 
 def test_linked_researcher_is_mentioned() -> None:
@@ -249,7 +269,7 @@ def test_huge_report_stays_within_limits() -> None:
 def test_markdown_lists_every_section() -> None:
     text = to_markdown(synthetic_report())
     assert text.startswith("# Monthly report: nlp, November 2026\n")
-    assert "| Completion rate | 70% | - |" in text
+    assert "| Completion rate | 70% (7 of 10 ended) | - |" in text
     assert "1. 0.21: bert-small (`aaaaaaaa`) by alice" in text
     assert "| mt | 12 | 7 | 2 | 1 | 3 |" in text
     assert "CUDA out of memory" in text

@@ -175,7 +175,7 @@ def test_text_size_counts_every_text() -> None:
 def test_cap_blocks_keeps_within_chars() -> None:
     blocks = [section("t" * 1000) for _ in range(20)]
 
-    capped = cap_blocks(blocks, 50, "rows", max_chars=5500)
+    capped = cap_blocks(blocks, 50, "row", max_chars=5500)
 
     assert sum(text_size(b) for b in capped) <= 5500
     assert capped[-1].to_dict()["elements"][0]["text"] == "_15 more rows not shown._"

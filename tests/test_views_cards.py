@@ -164,6 +164,19 @@ def test_card_500_key_config_within_limits() -> None:
     assert "+494 more keys" in texts
 
 
+def test_card_one_hidden_config_key() -> None:
+    config = {f"key_{i}": i for i in range(7)}
+    record = make_record(config=config)
+
+    texts = "\n".join(
+        mrkdwn_texts(serialised(experiment_card(record, can_change=True)))
+    )
+
+    assert "+1 more key: see all with Show config" in texts
+    assert f"`expbot show {record.short_id}`" in texts
+    assert "press" not in texts
+
+
 def test_card_buttons_for_changer() -> None:
     record = make_record()
 
@@ -341,6 +354,38 @@ def test_search_more_button_carries_next_offset() -> None:
     assert page.page_size == 20
 
 
+@pytest.mark.parametrize(
+    ("total", "offset", "count", "label"),
+    [
+        (46, 0, 20, "Next 20 (21–40 of 46)"),
+        (46, 20, 20, "Next 6 (41–46 of 46)"),
+        (21, 0, 20, "Next 1 (21 of 21)"),
+    ],
+)
+def test_search_next_button_label(
+    total: int, offset: int, count: int, label: str
+) -> None:
+    messages = search_results(
+        records(count), query="tag:nlp", total=total, offset=offset, page_size=20
+    )
+    more = [
+        b for b in buttons(serialised(messages[-1])) if b["action_id"] == ACTION_MORE
+    ]
+
+    assert more[0]["text"]["text"] == label
+
+
+def test_search_notice_under_first_line() -> None:
+    messages = search_results(
+        records(3), query="sort:acc", total=3, notice="No experiment has `acc`"
+    )
+
+    blocks = serialised(messages[0])
+
+    assert blocks[1]["type"] == "context"
+    assert blocks[1]["elements"][0]["text"] == "No experiment has `acc`"
+
+
 def test_search_last_page_has_no_more() -> None:
     messages = search_results(records(5), query="", total=25, offset=20, page_size=20)
 
@@ -430,5 +475,5 @@ def test_search_escapes_query() -> None:
     ],
 )
 def test_parse_more_value_rejects_malformed(value: str) -> None:
-    with pytest.raises(InvalidInput, match="More button"):
+    with pytest.raises(InvalidInput, match="Next button"):
         parse_more_value(value)

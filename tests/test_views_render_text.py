@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
+from pathlib import Path
 
 from slack_sdk.models.blocks import (
     ActionsBlock,
@@ -17,7 +19,7 @@ from slack_sdk.models.blocks import (
 
 from bot.views import experiment_card, note_modal, render_text
 from bot.views.blocks import format_time
-from bot.views.render_text import to_plain
+from bot.views.render_text import EMOJI, to_plain
 from tracker.records import ExperimentRecord
 
 NOW = dt.datetime(2026, 11, 3, 12, 0, tzinfo=dt.UTC)
@@ -141,3 +143,22 @@ def test_render_card_readable() -> None:
     assert "Duration: 1h 00m" in text
     assert "`accuracy`  0.9" in text
     assert text.endswith("[Share] [Add note] [Show config]")
+
+
+def test_every_bot_shortcode_has_emoji() -> None:
+    # Shortcodes such as ":warning:" in the bot's string literals.
+    pattern = re.compile(r"(?<![\w:/]):([a-z][a-z0-9_+-]*):(?![\w/])")
+    used = {
+        code
+        for path in (Path(__file__).resolve().parent.parent / "bot").rglob("*.py")
+        for code in pattern.findall(path.read_text())
+    }
+
+    assert used
+    assert used - set(EMOJI) == set()
+
+
+def test_reply_shortcodes_become_emoji() -> None:
+    text = to_plain(":calendar: Scheduled · :warning: late · :no_entry: denied")
+
+    assert text == "📅 Scheduled · ⚠ late · ⛔ denied"

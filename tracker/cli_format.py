@@ -7,6 +7,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from tracker.grammar import plural
 from tracker.records import Comparison, ExperimentRecord, LeaderboardEntry, Summary
 
 MAX_CELL = 40
@@ -105,7 +106,7 @@ def summary(result: Summary) -> str:
     title = f"Team {result.team}" if result.team else "All teams"
     counts = ", ".join(f"{k} {v}" for k, v in result.by_status.items())
     lines = [
-        f"{title}: {result.total} experiments ({counts})",
+        f"{title}: {plural(result.total, 'experiment')} ({counts})",
         f"completion rate: {percent(result.completion_rate)}; "
         f"mean duration {duration(result.mean_duration_seconds)}, "
         f"median {duration(result.median_duration_seconds)}",

@@ -70,6 +70,25 @@ def format_figure(figure: Figure) -> str:
     return f"{value} ({change})" if change else value
 
 
+def ended_counts(report: TeamReport) -> str:
+    """Return what the completion rate divides, e.g. "17 of 22 ended"."""
+    completed = round(report.value("completed") or 0)
+    ended = completed + round(report.value("failed") or 0)
+    ended += round(report.value("cancelled") or 0)
+    return f"{completed} of {ended} ended" if ended else "none ended"
+
+
+def format_completion(report: TeamReport) -> str:
+    """Return the completion rate with its counts and change.
+
+    For example "77% (17 of 22 ended, +5 pp)", or "n/a (none ended)".
+    """
+    figure = report.figure("completion_rate")
+    change = format_change(figure)
+    detail = ended_counts(report) + (f", {change}" if change else "")
+    return f"{format_value(figure)} ({detail})"
+
+
 def format_duration(seconds: float) -> str:
     """Return a duration in its two largest units, e.g. "2d 3h" or "45s"."""
     total = round(seconds)
@@ -156,7 +175,10 @@ def _markdown_figures(report: TeamReport) -> list[str]:
         for key in keys:
             figure = report.figure(key)
             change = format_change(figure) or "-"
-            lines.append(f"| {figure.label} | {format_value(figure)} | {change} |")
+            value = format_value(figure)
+            if key == "completion_rate":
+                value += f" ({ended_counts(report)})"
+            lines.append(f"| {figure.label} | {value} | {change} |")
     return [*lines, ""]
 
 

@@ -29,6 +29,8 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
+from tracker.grammar import plural
+
 MAX_MESSAGE_BLOCKS = 50
 MAX_VIEW_BLOCKS = 100
 # NOTE: Slack documents no limit on the total text of a message's blocks,
@@ -348,7 +350,7 @@ def actions(*buttons: ButtonElement) -> ActionsBlock:
 def cap_blocks(
     blocks: Sequence[Block],
     max_blocks: int,
-    what: str = "blocks",
+    what: str = "block",
     *,
     max_chars: int | None = None,
 ) -> list[Block]:
@@ -372,7 +374,7 @@ def cap_blocks(
         kept.append(block)
         used += size
     left_out = len(blocks) - len(kept)
-    return [*kept, context(f"_{left_out} more {what} not shown._")]
+    return [*kept, context(f"_{plural(left_out, 'more ' + what)} not shown._")]
 
 
 def text_size(block: Block | Mapping[str, Any]) -> int:

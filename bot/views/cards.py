@@ -32,6 +32,7 @@ from bot.views.blocks import (
     status_text,
 )
 from tracker.configs import flatten
+from tracker.grammar import plural
 from tracker.records import ExperimentRecord, NoteRecord
 
 DirectionOf = Callable[[str], str]
@@ -68,7 +69,7 @@ def experiment_card(
     if record.metrics:
         blocks.append(section(_metrics_text(record.metrics, direction_of)))
     if record.config:
-        blocks.append(section(_config_text(record.config)))
+        blocks.append(section(_config_text(record.config, record.short_id)))
     if record.reason and record.status in ("failed", "cancelled"):
         reason = escape_to_fit(record.reason.strip(), REASON_CHARS)
         blocks.append(section(f"*Reason*\n>{_quote(reason)}"))
@@ -177,11 +178,11 @@ def _metrics_text(
         lines.append(f"`{escape_to_fit(key, 80)}`{arrow}  *{format_number(value)}*")
     rest = len(metrics) - CARD_METRICS
     if rest > 0:
-        lines.append(f"_+{rest} more metrics_")
+        lines.append(f"_+{plural(rest, 'more metric')}_")
     return "*Metrics*\n" + "\n".join(lines)
 
 
-def _config_text(config: Mapping[str, Any]) -> str:
+def _config_text(config: Mapping[str, Any], short_id: str) -> str:
     items = list(flatten(config))
     shown = [
         f"{code_span(key, 60)} {escape_to_fit(_config_value(value), 60)}"
@@ -190,7 +191,12 @@ def _config_text(config: Mapping[str, Any]) -> str:
     text = "*Config*\n" + "  ·  ".join(shown)
     rest = len(items) - CARD_CONFIG_KEYS
     if rest > 0:
-        text += f"\n_+{rest} more keys: press Show config_"
+        # The shell shows the card without working buttons, so the CLI
+        # command is named too.
+        text += (
+            f"\n_+{plural(rest, 'more key')}: see all with Show config "
+            f"or `expbot show {short_id}`_"
+        )
     return text
 
 
@@ -221,7 +227,7 @@ def _footer(record: ExperimentRecord, permalink_base: str | None) -> list[str]:
         parts.insert(0, f":label: {shown}{more}")
     if record.notes:
         count = len(record.notes)
-        parts.append(f"{count} note" if count == 1 else f"{count} notes")
+        parts.append(plural(count, "note"))
     if permalink_base:
         url = f"{permalink_base.rstrip('/')}/{record.id}"
         parts.append(f"<{_safe_url(url)}|Open>")

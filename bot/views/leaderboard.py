@@ -37,11 +37,13 @@ def leaderboard_blocks(
     slack_ids: Mapping[str, str] | None = None,
     max_blocks: int = MAX_MESSAGE_BLOCKS,
     max_chars: int = MAX_MESSAGE_CHARS,
+    notice: str = "",
 ) -> list[Block]:
     """Build the ranking of `entries` for `metric`, one section per entry.
 
     `direction` is "min" or "max" (as in `tracker.directions`); each row
-    has a Show button that opens the experiment's card.
+    has a Show button that opens the experiment's card. `notice` (mrkdwn)
+    is a context line under an empty ranking, e.g. the known metrics.
     """
     better = "lower is better" if direction == "min" else "higher is better"
     scope = f" · among {code_span(query)}" if query.strip() else ""
@@ -57,11 +59,13 @@ def leaderboard_blocks(
                 "Log it with `expbot log ID metric=value`."
             )
         )
+        if notice:
+            blocks.append(context(notice))
         return check_blocks(blocks, max_blocks=max_blocks, max_chars=max_chars)
 
     for entry in entries:
         blocks.append(_entry_row(entry, slack_ids))
-    capped = cap_blocks(blocks, max_blocks, "entries", max_chars=max_chars)
+    capped = cap_blocks(blocks, max_blocks, "entry", max_chars=max_chars)
     return check_blocks(capped, max_blocks=max_blocks, max_chars=max_chars)
 
 

@@ -1,4 +1,4 @@
-"""Search results as pages of rows, with a "More" button for the next page."""
+"""Search results as pages of rows, with a "Next" button for the next page."""
 
 from __future__ import annotations
 
@@ -23,17 +23,18 @@ from bot.views.blocks import (
 )
 from bot.views.cards import experiment_row
 from tracker.errors import InvalidInput
+from tracker.grammar import plural
 from tracker.records import ExperimentRecord
 
 SEARCH_PAGE_SIZE = 20
-# The maximum rows a More button requests. Even rows of the longest kind
+# The maximum rows a Next button requests. Even rows of the longest kind
 # then fit in 4 messages, within the 5 posts a response_url accepts.
 MAX_PAGE_SIZE = 50
 
 
 @dataclass(frozen=True)
 class PageRequest:
-    """The query, offset and page size that a "More" button requests."""
+    """The query, offset and page size that a "Next" button requests."""
 
     query: str
     offset: int
@@ -48,26 +49,29 @@ def search_results(
     offset: int = 0,
     page_size: int = SEARCH_PAGE_SIZE,
     slack_ids: Mapping[str, str] | None = None,
+    notice: str = "",
 ) -> list[list[Block]]:
     """Build one page of search results as messages of at most 50 blocks.
 
     `records` are the page's experiments, found at `offset` among `total`
     matches of `query`. Rows that do not fit one message continue in the
-    next. When more matches remain, the last message ends with a "More"
+    next. When more matches remain, the last message ends with a "Next"
     button for the next page. The first message is the reply, and the
-    rest are follow-ups.
+    rest are follow-ups. `notice` (mrkdwn) is a context line under the
+    first line, e.g. a warning about the query.
     """
     if not records:
-        return [check_blocks([section(_nothing_found(query, total, offset))])]
+        blocks = [section(_nothing_found(query, total, offset))]
+        return [check_blocks(blocks + _notice_blocks(notice))]
 
     rows = [experiment_row(record, slack_ids=slack_ids) for record in records]
     end = offset + len(rows)
-    intro = section(_summary_line(query, total, offset, end))
+    intro = [section(_summary_line(query, total, offset, end)), *_notice_blocks(notice)]
     outro = _outro(query, total, end, page_size)
 
     messages: list[list[Block]] = []
-    current: list[Block] = [intro]
-    used = text_size(intro)
+    current: list[Block] = intro
+    used = sum(text_size(block) for block in intro)
     for row in rows:
         size = text_size(row)
         if not _fits(current, used, 1, size):
@@ -91,7 +95,7 @@ def _fits(message: list[Block], used: int, blocks: int, chars: int) -> bool:
 
 
 def more_value(query: str, offset: int, page_size: int) -> str | None:
-    """Return the More button's value as compact JSON, or None if too long.
+    """Return the Next button's value as compact JSON, or None if too long.
 
     The page size is capped at MAX_PAGE_SIZE.
     """
@@ -106,13 +110,13 @@ def more_value(query: str, offset: int, page_size: int) -> str | None:
 
 
 def parse_more_value(value: str) -> PageRequest:
-    """Read a More button's value; raise InvalidInput if it is malformed."""
+    """Read a Next button's value; raise InvalidInput if it is malformed."""
     try:
         data = json.loads(value)
         query, offset, page_size = data["q"], data["o"], data["n"]
     except (ValueError, TypeError, KeyError) as exc:
         raise InvalidInput(
-            "This More button is broken. Run the search again with `/exp search`."
+            "This Next button is broken. Run the search again with `/exp search`."
         ) from exc
     valid = (
         isinstance(query, str)
@@ -123,15 +127,19 @@ def parse_more_value(value: str) -> PageRequest:
     )
     if not valid:
         raise InvalidInput(
-            "This More button is broken. Run the search again with `/exp search`."
+            "This Next button is broken. Run the search again with `/exp search`."
         )
     return PageRequest(query, offset, page_size)
 
 
+def _notice_blocks(notice: str) -> list[Block]:
+    return [context(notice)] if notice else []
+
+
 def _summary_line(query: str, total: int, start: int, end: int) -> str:
-    noun = "experiment" if total == 1 else "experiments"
-    where = f" match {code_span(query)}" if query.strip() else ""
-    return f"*{total} {noun}*{where} · showing {start + 1}–{end}"
+    verb = "matches" if total == 1 else "match"
+    where = f" {verb} {code_span(query)}" if query.strip() else ""
+    return f"*{plural(total, 'experiment')}*{where} · showing {start + 1}–{end}"
 
 
 def _nothing_found(query: str, total: int, offset: int) -> str:
@@ -159,5 +167,12 @@ def _outro(query: str, total: int, end: int, page_size: int) -> list[Block]:
                 "narrow it to see the rest."
             )
         ]
-    label = f"More ({min(page_size, remaining)} of {remaining})"
-    return [actions(button(label, ACTION_MORE, value))]
+    return [actions(button(next_page_label(end, total, page_size), ACTION_MORE, value))]
+
+
+def next_page_label(shown: int, total: int, page_size: int) -> str:
+    """Label the button for the next page, e.g. "Next 20 (21–40 of 46)"."""
+    count = min(page_size, total - shown)
+    first, last = shown + 1, shown + count
+    rows = f"{first}" if first == last else f"{first}–{last}"
+    return f"Next {count} ({rows} of {total})"

@@ -2,7 +2,7 @@
 
 Slack markup becomes what a reader would see: `<@U1>` turns into `@U1`,
 links into `label (url)`, date tokens into their fallback text, entities
-into `&`, `<` and `>`, and the few emoji the views use into characters.
+into `&`, `<` and `>`, and the emoji shortcodes the bot uses into characters.
 """
 
 from __future__ import annotations
@@ -16,18 +16,34 @@ from slack_sdk.models.basic_objects import JsonObject
 FIELD_COLUMN = 40
 DIVIDER = "-" * 40
 
+# Every emoji shortcode the bot's replies and views use, as characters.
 EMOJI = {
+    "bar_chart": "📊",
+    "bell": "🔔",
+    "busts_in_silhouette": "👥",
+    "calendar": "📅",
+    "dart": "🎯",
+    "first_place_medal": "🥇",
+    "grey_question": "❔",
+    "handshake": "🤝",
     "hourglass_flowing_sand": "⏳",
+    "label": "🏷",
+    "link": "🔗",
+    "lock": "🔒",
+    "mag": "🔍",
+    "memo": "📝",
+    "no_bell": "🔕",
+    "no_entry": "⛔",
+    "no_entry_sign": "🚫",
+    "question": "❓",
+    "rocket": "🚀",
+    "second_place_medal": "🥈",
+    "straight_ruler": "📏",
+    "third_place_medal": "🥉",
+    "trophy": "🏆",
+    "warning": "⚠",
     "white_check_mark": "✅",
     "x": "❌",
-    "no_entry_sign": "🚫",
-    "grey_question": "❔",
-    "label": "🏷",
-    "memo": "📝",
-    "lock": "🔒",
-    "first_place_medal": "🥇",
-    "second_place_medal": "🥈",
-    "third_place_medal": "🥉",
 }
 
 _ANGLE = re.compile(r"<([^<>\n]*)>")

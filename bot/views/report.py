@@ -31,6 +31,7 @@ from bot.views.blocks import (
 from tracker.report_render import (
     FIGURE_GROUPS,
     direction_text,
+    format_completion,
     format_figure,
     format_metric,
     group_name,
@@ -104,13 +105,9 @@ def _is_empty(report: TeamReport) -> bool:
 def _figure_field(report: TeamReport, figure: Figure) -> str:
     emoji = STATUS_EMOJI.get(figure.key, "")
     label = f"{emoji} *{figure.label}*" if emoji else f"*{figure.label}*"
-    text = f"{label}\n{format_figure(figure)}"
     if figure.key == "completion_rate":
-        completed = int(report.value("completed") or 0)
-        ended = completed + int(report.value("failed") or 0)
-        ended += int(report.value("cancelled") or 0)
-        text += f"\n_{completed} of {ended} ended_" if ended else "\n_none ended_"
-    return text
+        return f"{label}\n{format_completion(report)}"
+    return f"{label}\n{format_figure(figure)}"
 
 
 def _best_blocks(

@@ -25,6 +25,7 @@ from bot.views.blocks import (
     section,
     sections,
 )
+from tracker.grammar import plural
 from tracker.records import ProjectProgress, Summary
 
 MAX_PROJECTS = 25
@@ -67,13 +68,12 @@ def summary_blocks(
     footer = _footer(summary, slack_ids)
     if footer:
         blocks.append(context(footer))
-    capped = cap_blocks(blocks, max_blocks, "sections", max_chars=max_chars)
+    capped = cap_blocks(blocks, max_blocks, "section", max_chars=max_chars)
     return check_blocks(capped, max_blocks=max_blocks, max_chars=max_chars)
 
 
 def _totals_line(summary: Summary) -> str:
-    noun = "experiment" if summary.total == 1 else "experiments"
-    return f"*{summary.total} {noun}*"
+    return f"*{plural(summary.total, 'experiment')}*"
 
 
 def _total_fields(summary: Summary) -> list[str]:
@@ -104,7 +104,7 @@ def _project_lines(projects: list[ProjectProgress]) -> list[str]:
         )
     rest = len(projects) - MAX_PROJECTS
     if rest > 0:
-        lines.append(f"_+{rest} more projects_")
+        lines.append(f"_+{plural(rest, 'more project')}_")
     return lines
 
 
