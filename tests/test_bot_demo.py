@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 from collections.abc import Iterator
 from pathlib import Path
@@ -88,7 +89,7 @@ def test_demo_has_shared_noted_private_runs(month: Tracker) -> None:
 
 
 def test_demo_sweep_varies_learning_rate(month: Tracker) -> None:
-    sweep = month.search("tag:sweep project:mt-transformer", limit=100)
+    sweep = month.search("tag:sweep project:mt", limit=100)
     assert len({r.config["lr"] for r in sweep}) == 4
 
 
@@ -104,7 +105,50 @@ def test_demo_metrics_logged_over_steps(month: Tracker) -> None:
 def test_demo_spans_about_a_month(month: Tracker) -> None:
     records = month.search("sort:created", limit=1000)
     span = max(r.created_at for r in records) - min(r.created_at for r in records)
-    assert 20 <= span.days <= demo.DAYS + 1
+    assert 20 <= span.days <= demo.DAYS + demo.PREVIOUS_MONTH_DAYS + 1
+
+
+@pytest.mark.parametrize(
+    "now",
+    [
+        dt.datetime(2026, 12, 31, 23, 0, tzinfo=dt.UTC),
+        dt.datetime(2026, 12, 1, 0, 30, tzinfo=dt.UTC),
+        dt.datetime(2027, 3, 15, 12, 0, tzinfo=dt.UTC),
+    ],
+)
+def test_demo_starts_in_previous_month(now: dt.datetime) -> None:
+    first_of_month = now.replace(day=1, hour=0, minute=0)
+
+    start = demo.month_start(now)
+
+    assert first_of_month - start >= dt.timedelta(days=demo.PREVIOUS_MONTH_DAYS)
+    assert now - start >= dt.timedelta(days=demo.DAYS)
+
+
+def test_demo_baseline_note_only_completed(month: Tracker) -> None:
+    noted = month.search(f'"{demo.BASELINE_NOTE}"', limit=100)
+
+    assert noted
+    assert {record.status for record in noted} == {"completed"}
+
+
+def test_demo_notes_fit_the_outcome(month: Tracker) -> None:
+    for record in month.search("", limit=1000):
+        unfit = {
+            note.text
+            for status, notes in demo.NOTES.items()
+            if status != record.status
+            for note in record.notes
+            if note.text in notes
+        }
+        assert unfit == set(), record.name
+
+
+def test_demo_logs_example_metric_names(month: Tracker) -> None:
+    logged = {key for r in month.search("", limit=1000) for key in r.metrics}
+
+    assert {"accuracy", "bleu", "wer", "val/loss"} <= logged
+    assert not {key for key in logged if key.startswith(("test/", "val/acc"))}
 
 
 def test_demo_people_have_teams(month: Tracker) -> None:

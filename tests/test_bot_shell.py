@@ -13,7 +13,7 @@ import pytest
 from bot.settings import Settings
 from bot.shell import render_reply, run_shell
 from tests.bot_server import REPO
-from tracker import Tracker
+from tracker import Tracker, people
 
 # A newcomer's environment: no Slack tokens, no expbot settings.
 CLEAN_ENV = {
@@ -117,3 +117,22 @@ def test_render_reply_joins_followups() -> None:
     text = render_reply(Reply(text="*one*", followups=[Reply(text="two")]))
     assert text.splitlines()[0] == "one"
     assert text.rstrip().endswith("two")
+
+
+def test_shell_schedules_show_handle(seeded_home: Path) -> None:
+    output = shell(seeded_home, "schedule monthly team:nlp\nschedules\n", user="dora")
+
+    assert "by dora" in output
+    assert "ULOCALSHELL" not in output
+
+
+def test_shell_linked_user_owns_schedule(seeded_home: Path) -> None:
+    tracker = Tracker(f"sqlite:///{seeded_home / 'expbot.db'}")
+    people.link_slack_user(tracker, "dora", "U0DORA")
+    tracker.close()
+
+    output = shell(seeded_home, "schedule monthly team:nlp\n", user="dora")
+    listed = shell(seeded_home, "schedules\n", user="erin")
+
+    assert "Scheduled" in output
+    assert "by dora" in listed

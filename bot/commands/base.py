@@ -77,6 +77,13 @@ class Reply:
 Handler = Callable[[CommandContext, str], Reply]
 
 
+# Examples in help texts write `ID` where an experiment id goes.
+ID_HINT = (
+    "`ID` is an experiment's id, or any unique prefix of 6 or more of its "
+    "characters such as `3f2a9c`, as `/exp search` shows it."
+)
+
+
 @dataclass(frozen=True)
 class Command:
     name: str

@@ -3,44 +3,45 @@
 from __future__ import annotations
 
 from bot.commands.arguments import handle_word, one_id, slack_ids, words
-from bot.commands.base import CommandContext, Reply, UsageError, command
+from bot.commands.base import ID_HINT, CommandContext, Reply, UsageError, command
 from bot.slack_text import escape
 from bot.views import experiment_card
 from bot.views.blocks import mention, section
 from tracker.records import ExperimentRecord
 
-SHOW_DETAILS = """\
+SHOW_DETAILS = f"""\
 Shows an experiment's card: status, key metrics, tags, config summary, \
 owner, collaborators and the latest note, with buttons to share it, add a \
-note or see the whole config. An id can be any unique prefix of 6 or more \
-characters.
-Examples:
-• `/exp show 3f2a9c`
-• `/exp show 3f2a9c1e-8d4b-4c3e-9a51-0b6f2e7d9c10`"""
+note or see the whole config.
+{ID_HINT}
+Example: `/exp show ID`"""
 
-SHARE_DETAILS = """\
+SHARE_DETAILS = f"""\
 Adds collaborators to an experiment. Collaborators see it even when it is \
 private, and may change it (share, note, tag). Sharing does not change the \
 experiment's status. Only its researcher, its collaborators and admins may \
 share it.
+{ID_HINT}
 Examples:
-• `/exp share 3f2a9c @bob`
-• `/exp share 3f2a9c @bob @carol`"""
+• `/exp share ID @bob`
+• `/exp share ID @bob @carol`"""
 
-NOTE_DETAILS = """\
+NOTE_DETAILS = f"""\
 Adds a note to an experiment, shown on its card and found by free-text \
 search. Channels subscribed to `noted` events hear about it.
+{ID_HINT}
 Examples:
-• `/exp note 3f2a9c lr warmup fixed the early divergence`
-• `/exp note 3f2a9c rerun with seed 2 before trusting this`"""
+• `/exp note ID lr warmup fixed the early divergence`
+• `/exp note ID rerun with seed 2 before trusting this`"""
 
-TAG_DETAILS = """\
+TAG_DETAILS = f"""\
 Adds (`+tag`, or a bare word) and removes (`-tag`) tags. Tags are letters, \
 digits and `. _ - + / :` with no spaces; search them with `tag:NAME`.
+{ID_HINT}
 Examples:
-• `/exp tag 3f2a9c +baseline +nlp`
-• `/exp tag 3f2a9c -wip`
-• `/exp tag 3f2a9c baseline -draft`"""
+• `/exp tag ID +baseline +nlp`
+• `/exp tag ID -wip`
+• `/exp tag ID best -draft`"""
 
 
 @command(

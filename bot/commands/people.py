@@ -36,7 +36,8 @@ over the workspace's.
 Examples:
 • `/exp metric bleu max`
 • `/exp metric val/loss min goal:0.25`
-• `/exp metric latency_ms min team:serving`
+• `/exp metric wer min team:speech goal:0.09`
+• `/exp metric accuracy` (shows its direction)
 • `/exp metric` (lists the settings)"""
 
 

@@ -27,7 +27,7 @@ from bot.schedule_rules import (
 )
 from bot.slack_text import escape
 from bot.views.report import report_blocks
-from tracker import validation
+from tracker import people, validation
 from tracker.errors import InvalidInput
 from tracker.report_periods import (
     MONTH,
@@ -54,9 +54,9 @@ coverage, and the failures with their reasons, each against the period \
 before. Months are counted in `tz:` (default: your Slack time zone). \
 Without `team:` it reports your team (see `/exp link`).
 Examples:
-• `/exp report`
-• `/exp report team:nlp month:2026-10`
-• `/exp report team:nlp week:2026-W44 tz:Europe/Berlin`"""
+• `/exp report` (your team, last month)
+• `/exp report team:nlp month:2026-11`
+• `/exp report team:speech week:2026-W46 tz:Europe/Berlin`"""
 
 SCHEDULE_DETAILS = f"""\
 Posts a team's report to this channel every month or week, with charts in \
@@ -70,7 +70,7 @@ so it can upload the charts.
 Examples:
 • `/exp schedule monthly`
 • `/exp schedule monthly team:nlp day:1 at:09:00 tz:Europe/Berlin`
-• `/exp schedule weekly team:asr day:mon at:08:30 tz:America/New_York`"""
+• `/exp schedule weekly team:speech day:mon at:08:30 tz:America/New_York`"""
 
 SCHEDULES_DETAILS = """\
 Lists this channel's report schedules, numbered for `/exp unschedule N`.
@@ -85,7 +85,7 @@ Example: `/exp unschedule 1`"""
 @command(
     "report",
     usage="report [team:X] [month:YYYY-MM | week:YYYY-Www] [tz:Area/City]",
-    summary="a team's monthly or weekly report, now",
+    summary="show a team's report for a month or a week",
     details=REPORT_DETAILS,
 )
 def report(ctx: CommandContext, args: str) -> Reply:
@@ -177,12 +177,24 @@ def schedules(ctx: CommandContext, args: str) -> Reply:
             "`/exp schedule monthly team:NAME`."
         )
     now = ctx.tracker.clock()
+    owners = _owner_names(ctx, [s.created_by for s in found if s.created_by])
     lines = [
         f"{number}. Team *{escape(s.team)}*, {escape(s.describe())}; next "
-        f"{_next_firing(s, now)}" + (f", by <@{s.created_by}>" if s.created_by else "")
+        f"{_next_firing(s, now)}"
+        + (f", by {owners[s.created_by]}" if s.created_by else "")
         for number, s in enumerate(found, start=1)
     ]
     return Reply(text="This channel's report schedules:\n" + "\n".join(lines))
+
+
+def _owner_names(ctx: CommandContext, user_ids: list[str]) -> dict[str, str]:
+    """Map schedule owners' Slack user ids to mentions, or in the shell to handles."""
+    if ctx.client is not None:
+        return {user_id: f"<@{user_id}>" for user_id in user_ids}
+    # `expbot shell` has no Slack to show a user id as a name.
+    handles = people.handles_for(ctx.tracker, user_ids)
+    handles.setdefault(ctx.user_id, ctx.handle)
+    return {user_id: escape(handles.get(user_id, user_id)) for user_id in user_ids}
 
 
 @command(

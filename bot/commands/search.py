@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 from bot.commands.arguments import slack_ids, take_options, words
-from bot.commands.base import CommandContext, Reply, UsageError, command
-from bot.slack_text import escape
+from bot.commands.base import ID_HINT, CommandContext, Reply, UsageError, command
+from bot.slack_text import code, escape
 from bot.views import (
     SEARCH_PAGE_SIZE,
     comparison_blocks,
@@ -15,8 +15,13 @@ from bot.views import (
     summary_blocks,
 )
 from tracker.analysis import MAX_COMPARED
+from tracker.grammar import plural
+from tracker.metric_names import known_metrics, missing_metrics
+from tracker.query import parse
 
 LEADERBOARD_SIZE = 10
+# Metric names listed when a sort or leaderboard names an unknown one.
+KNOWN_METRICS_SHOWN = 8
 # `by:@alice` as typed in Slack means `by:alice` in the search language.
 _PERSON_FIELD = re.compile(r"\b(by|with):@")
 
@@ -38,7 +43,7 @@ Examples:
 • `/exp search accuracy>0.9 since:7d sort:accuracy`
 • `/exp search (tag:mt OR tag:asr) -status:cancelled by:@alice`
 • `/exp search "learning rate" config.optimizer=adamw`
-With no query, lists the newest experiments."""
+• `/exp search` (the newest experiments)"""
 
 LEADERBOARD_DETAILS = """\
 Ranks experiments by a metric, best first. Whether higher or lower is \
@@ -54,9 +59,10 @@ Examples:
 COMPARE_DETAILS = f"""\
 Compares 2 to {MAX_COMPARED} experiments: their metrics side by side with \
 the best one marked, and the config keys whose values differ.
+{ID_HINT}
 Examples:
-• `/exp compare 3f2a9c 8b1d0e`
-• `/exp compare 3f2a9c 8b1d0e 51c7aa`"""
+• `/exp compare ID ID`
+• `/exp compare ID ID ID`"""
 
 SUMMARY_DETAILS = """\
 Shows a team's dashboard: totals by status, per-project progress, the \
@@ -86,15 +92,43 @@ def search(ctx: CommandContext, args: str) -> Reply:
     )
     handles = {record.researcher for record in records}
     pages = search_results(
-        records, query=query, total=total, slack_ids=slack_ids(ctx, handles)
+        records,
+        query=query,
+        total=total,
+        slack_ids=slack_ids(ctx, handles),
+        notice=unknown_metrics_notice(ctx, _sorted_metrics(query)),
     )
-    text = f"{total} experiments match `{escape(query)}`" if query else "Experiments"
+    if query:
+        verb = "matches" if total == 1 else "match"
+        text = f"{plural(total, 'experiment')} {verb} `{escape(query)}`"
+    else:
+        text = "Experiments"
     followups = [Reply(text=text, blocks=blocks) for blocks in pages[1:]]
     return Reply(text=text, blocks=pages[0], followups=followups)
 
 
 def search_query(args: str) -> str:
     return _PERSON_FIELD.sub(r"\1:", args.strip())
+
+
+def unknown_metrics_notice(ctx: CommandContext, metrics: list[str]) -> str:
+    """Return a line naming those of `metrics` no experiment has, or ""."""
+    missing = missing_metrics(ctx.tracker, metrics, viewer=ctx.viewer)
+    if not missing:
+        return ""
+    known = known_metrics(ctx.tracker, KNOWN_METRICS_SHOWN + 1, viewer=ctx.viewer)
+    listed = ", ".join(code(name) for name in known[:KNOWN_METRICS_SHOWN])
+    if len(known) > KNOWN_METRICS_SHOWN:
+        listed += ", ..."
+    names = ", ".join(code(name) for name in missing)
+    subject = "the metric" if len(missing) == 1 else "the metrics"
+    hint = f"known metrics: {listed}." if known else "none has logged a metric yet."
+    return f":warning: No experiment has {subject} {names}; {hint}"
+
+
+def _sorted_metrics(query: str) -> list[str]:
+    # The search itself has parsed the query, so it is valid here.
+    return [key.name for key in parse(query).sort if key.is_metric]
 
 
 @command(
@@ -114,7 +148,12 @@ def leaderboard(ctx: CommandContext, args: str) -> Reply:
     direction = ctx.tracker.directions(ctx.team or "")(metric)
     handles = {entry.experiment.researcher for entry in entries}
     blocks = leaderboard_blocks(
-        metric, direction, entries, query=query, slack_ids=slack_ids(ctx, handles)
+        metric,
+        direction,
+        entries,
+        query=query,
+        slack_ids=slack_ids(ctx, handles),
+        notice="" if entries else unknown_metrics_notice(ctx, [metric]),
     )
     return Reply(text=f"Leaderboard for {escape(metric)}", blocks=blocks)
 
@@ -153,4 +192,5 @@ def summary(ctx: CommandContext, args: str) -> Reply:
     handles = {record.researcher for record in result.latest_completed}
     blocks = summary_blocks(result, slack_ids=slack_ids(ctx, handles))
     scope = f"team {escape(team)}" if team else "all teams"
-    return Reply(text=f"Summary of {scope}: {result.total} experiments", blocks=blocks)
+    text = f"Summary of {scope}: {plural(result.total, 'experiment')}"
+    return Reply(text=text, blocks=blocks)
