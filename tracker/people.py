@@ -8,6 +8,7 @@ a Tracker and run one transaction each, like the Tracker's own methods.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -81,6 +82,20 @@ def slack_ids_for(tracker: Tracker, handles: Iterable[str]) -> dict[str, str]:
             )
         ).all()
     return {handle: slack_id for handle, slack_id in rows if slack_id}
+
+
+def email_domains(tracker: Tracker, limit: int = 3) -> list[str]:
+    """Return the email domains of people, the most common first."""
+    with tracker.db.read() as session:
+        emails = session.scalars(
+            select(models.Person.email).where(models.Person.email.is_not(None))
+        ).all()
+    # The people table is one row per team member, so counting here is cheap.
+    counts = Counter(
+        email.rpartition("@")[2] for email in emails if email and "@" in email
+    )
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    return [domain for domain, _ in ranked[:limit]]
 
 
 def handle_from(text: str) -> str:
