@@ -68,8 +68,8 @@ class InvalidQuery(InvalidInput):
         where = f"`{found}`" if found else "the end of the query"
         super().__init__(
             f"Invalid query at position {position + 1} ({where}): "
-            f"expected {expected}. The syntax is in `/exp help search` "
-            "and docs/search.md."
+            f"expected {expected}. See the search syntax: `/exp help search` "
+            "or `expbot search --help`."
         )
 
 
