@@ -18,6 +18,7 @@ from tracker import cli_format
 from tracker.api import Tracker, default_researcher
 from tracker.configs import load_config_file
 from tracker.errors import ExpbotError, InvalidInput
+from tracker.grammar import plural
 
 Command = Callable[[Tracker, argparse.Namespace], int]
 ID_HELP = "experiment id or a unique prefix of 6+ characters"
@@ -51,6 +52,18 @@ def build_parser() -> Parser:
 
     register_cli(commands)
     return parser
+
+
+SEARCH_SYNTAX = """\
+query syntax (terms are joined with AND unless OR is written):
+  words, "quoted phrases"   match name, description, notes and failure reason
+  fields                    tag:nlp status:failed team:nlp project:mt by:alice
+                            with:bob source:nemo_run id:3f2a9c
+  metrics                   accuracy>0.9 val/loss<=0.3 bleu!=0 (= != < <= > >=)
+  config                    config.lr=0.001 config.model=transformer
+  dates                     since:2026-11-01 until:2026-11-30 since:7d (h, d, w)
+  logic                     OR, NOT term or -term, parentheses
+  order                     sort:accuracy (best first), sort:-created (newest)"""
 
 
 def _command(
@@ -152,6 +165,8 @@ def _add_read_commands(commands: Any) -> None:
         commands, "search", cmd_search, "search with the query language", read=True
     )
     sub.add_argument("query", nargs="*", help='e.g. tag:nlp accuracy>0.9 "bert"')
+    sub.formatter_class = argparse.RawDescriptionHelpFormatter
+    sub.epilog = SEARCH_SYNTAX
     sub.add_argument(
         "--limit", type=positive_int, default=50, help="results to print (50)"
     )
@@ -396,10 +411,6 @@ def me() -> str:
     researcher and collaborators may change it.
     """
     return default_researcher()
-
-
-def plural(count: int, word: str) -> str:
-    return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
 def positive_int(text: str) -> int:
