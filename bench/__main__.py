@@ -35,6 +35,12 @@ def parse_args(argv: Sequence[str] | None) -> Options:
     parser.add_argument(
         "--warmup", type=int, default=3, help="untimed calls before each timed series"
     )
+    parser.add_argument(
+        "--budget",
+        type=float,
+        default=120.0,
+        help="seconds after which a question's timing stops at 5 or more calls",
+    )
     parser.add_argument("--skip-mlflow", action="store_true", help="leave MLflow out")
     parser.add_argument("--seed", type=int, default=7, help="workload seed")
     parser.add_argument(
@@ -66,6 +72,7 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         size=args.size,
         repeat=args.repeat,
         warmup=max(0, args.warmup),
+        budget_seconds=args.budget,
         postgres=args.postgres,
         skip_mlflow=args.skip_mlflow,
         seed=args.seed,

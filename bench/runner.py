@@ -40,6 +40,9 @@ class Options:
     repeat: int = 30
     # Untimed calls before each timed series.
     warmup: int = 3
+    # Time after which a question's timed series stops early (see
+    # `measure_in_turns`).
+    budget_seconds: float = 120.0
     postgres: bool = False
     skip_mlflow: bool = False
     seed: int = 7
@@ -230,7 +233,9 @@ def ask_questions(
         calls = [lambda e=entry, q=question: e.side.search(q) for entry in entries]
         for entry, stats in zip(
             entries,
-            measure_in_turns(calls, options.repeat, options.warmup),
+            measure_in_turns(
+                calls, options.repeat, options.warmup, options.budget_seconds
+            ),
             strict=True,
         ):
             entry.figures["questions"][question.key].update(stats.as_dict())

@@ -9,6 +9,9 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+# Timed calls kept even when a series runs over its time budget.
+MIN_SAMPLES = 5
+
 
 @dataclass(frozen=True)
 class Stats:
@@ -65,16 +68,32 @@ def measure(call: Callable[[], object], repeat: int, warmup: int = 3) -> Stats:
 
 
 def measure_in_turns(
-    calls: list[Callable[[], object]], repeat: int, warmup: int = 3
+    calls: list[Callable[[], object]],
+    repeat: int,
+    warmup: int = 3,
+    budget_seconds: float = math.inf,
 ) -> list[Stats]:
     """Time several calls in turns, so that other load on the machine
-    affects them alike; return one `Stats` per call, in order."""
+    affects them alike; return one `Stats` per call, in order.
+
+    Once the timed turns have taken `budget_seconds`, no further turn
+    starts after the `MIN_SAMPLES`th, so a call that takes a minute
+    (MLflow's sorted search at 100,000 runs) does not hold up the run.
+    A warm-up call slower than a second ends that call's warm-up.
+    """
     for call in calls:
         for _ in range(warmup):
+            started = time.perf_counter()
             call()
+            if time.perf_counter() - started > 1.0:
+                break
     samples: list[list[float]] = [[] for _ in calls]
     cpu_samples: list[list[float]] = [[] for _ in calls]
-    for _ in range(repeat):
+    turns_started = time.perf_counter()
+    for turn in range(repeat):
+        elapsed = time.perf_counter() - turns_started
+        if turn >= MIN_SAMPLES and elapsed > budget_seconds:
+            break
         for index, call in enumerate(calls):
             started, cpu_started = time.perf_counter(), time.process_time()
             call()
