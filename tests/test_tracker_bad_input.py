@@ -145,3 +145,125 @@ def test_unwritable_home_names_folder(tmp_path):
 
     with pytest.raises(StorageError, match="EXPBOT_HOME"):
         Tracker(f"sqlite:///{blocker / 'expbot.db'}")
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "named"),
+    [
+        ("name", "innocent\x1b]0;pwned\x07", "control character"),
+        ("name", "nul\x00name", "control character"),
+        ("description", "bell\x07", "control character"),
+        ("name", "caf\udce9", "not valid Unicode"),
+    ],
+)
+def test_control_characters_rejected(tracker, field, value, named):
+    before = table_counts(tracker)
+    options = {"name": "ok", field: value}
+
+    with pytest.raises(InvalidInput, match=named):
+        tracker.track(researcher="alice", **options)
+
+    assert table_counts(tracker) == before
+
+
+def test_note_keeps_newlines(tracker, running):
+    noted = tracker.add_note(running.id, "line one\n\tline two")
+
+    assert noted.notes[-1].text == "line one\n\tline two"
+
+
+def test_huge_integer_metric_rejected(tracker, running):
+    with pytest.raises(InvalidInput, match="too large"):
+        tracker.log_metrics(running.id, {"x": 10**400})
+
+
+def test_too_many_metrics_rejected(tracker, running):
+    metrics = {f"m{i}": 1.0 for i in range(1001)}
+
+    with pytest.raises(InvalidInput, match="1001 metrics"):
+        tracker.log_metrics(running.id, metrics)
+
+
+def test_large_step_stored(tracker, running):
+    tracker.log_metrics(running.id, {"loss": 0.5}, step=3_000_000_000)
+
+    assert tracker.metric_history(running.id)[0].step == 3_000_000_000
+
+
+@pytest.mark.parametrize(
+    ("config", "named"),
+    [
+        ({"a.b": 1, "a": {"b": 2}}, "'a.b' twice"),
+        ({"k" * 250: 1}, "250 characters"),
+        ({"n": 10**400}, None),
+    ],
+)
+def test_config_edge_cases(tracker, config, named):
+    if named is None:
+        record = tracker.track("big", researcher="alice", config=config)
+        assert record.config == config
+        return
+    with pytest.raises(InvalidConfig, match=named):
+        tracker.track("run", researcher="alice", config=config)
+
+
+def test_deep_config_rejected(tracker):
+    config: dict = {}
+    inner = config
+    for _ in range(5000):
+        inner["x"] = {}
+        inner = inner["x"]
+
+    with pytest.raises(InvalidConfig, match="nested too deeply"):
+        tracker.track("deep", researcher="alice", config=config)
+
+
+def test_yaml_alias_bomb_rejected(tmp_path):
+    lines = ['a: &a ["x", "x", "x", "x", "x", "x", "x", "x", "x", "x"]']
+    for level in range(1, 12):
+        previous = chr(ord("a") + level - 1)
+        name = chr(ord("a") + level)
+        refs = ", ".join(f"*{previous}" for _ in range(10))
+        lines.append(f"{name}: &{name} [{refs}]")
+    path = tmp_path / "bomb.yaml"
+    path.write_text("\n".join(lines))
+
+    with pytest.raises(InvalidConfig, match="aliases"):
+        load_config_file(path)
+
+
+def test_endless_config_file_rejected():
+    with pytest.raises(InvalidConfig, match="limit is"):
+        load_config_file("/dev/zero")
+
+
+def test_lone_string_is_one_collaborator(tracker, running):
+    shared = tracker.share(running.id, "bob")
+
+    assert shared.collaborators == ("bob",)
+
+
+def test_naive_start_rejected(tracker):
+    import datetime as dt
+
+    with pytest.raises(InvalidInput, match="no time zone"):
+        tracker.track("run", researcher="alice", started_at=dt.datetime(2026, 1, 1))
+
+
+def test_parallel_direction_settings(database_url):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tracker import Tracker
+
+    tracker = Tracker(database_url)
+    with ThreadPoolExecutor(8) as pool:
+        results = list(
+            pool.map(
+                lambda i: tracker.set_metric_direction("newmetric", "min", goal=i),
+                range(8),
+            )
+        )
+
+    assert len(results) == 8
+    assert tracker.directions()("newmetric") == "min"
+    tracker.close()

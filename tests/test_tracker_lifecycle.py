@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import text
 
 from tracker import (
     AmbiguousId,
@@ -10,6 +11,7 @@ from tracker import (
     InvalidInput,
     InvalidTransition,
     PermissionDenied,
+    Tracker,
     models,
 )
 
@@ -334,3 +336,21 @@ def test_private_history_hidden_from_others(tracker):
         tracker.metric_history(record.id, viewer="mallory")
     with pytest.raises(ExperimentNotFound):
         tracker.config_history(record.id, viewer="mallory")
+
+
+@pytest.mark.postgres
+def test_id_prefix_under_icu_collation(postgres_url):
+    tracker = Tracker(postgres_url)
+    record = tracker.track("icu", researcher="alice")
+    with tracker.db.write() as session:
+        # Under ICU, `~` and `:` sort before digits, unlike in C.
+        session.execute(
+            text(
+                "ALTER TABLE experiments ALTER COLUMN id "
+                'TYPE varchar(36) COLLATE "en-US-x-icu"'
+            )
+        )
+
+    assert tracker.get(record.id[:6]).id == record.id
+    assert tracker.get(record.id[:9]).id == record.id
+    tracker.close()

@@ -18,6 +18,8 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as postgres_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from tracker import capture as capture_facts
@@ -41,6 +43,9 @@ from tracker.runs import Run
 logger = logging.getLogger(__name__)
 
 MAX_PAGE_SIZE = 1000
+MAX_OFFSET = 10**9
+# Columns of a metric direction that a new setting replaces.
+UPSERT_COLUMNS = ("direction", "goal", "set_by", "updated_at")
 
 
 def default_researcher() -> str:
@@ -113,10 +118,18 @@ class Tracker:
         team = validation.label(default_team() if team is None else team, "team")
         project = validation.label(project, "project")
         researcher = validation.handle(researcher or default_researcher())
-        people = [validation.handle(c, "collaborator") for c in collaborators]
+        people = [
+            validation.handle(c, "collaborator")
+            for c in validation.as_list(collaborators)
+        ]
         visibility = validation.visibility(visibility)
         source = validation.source(source)
         custom = configs.validate_config(custom or {}, source="custom fields")
+        if started_at is not None and started_at.tzinfo is None:
+            raise InvalidInput(
+                f"Start time {started_at.isoformat()} has no time zone; pass an "
+                "aware datetime, e.g. datetime.now(timezone.utc)."
+            )
         facts = capture_facts.capture() if capture else {}
         now = self.clock()
 
@@ -319,7 +332,9 @@ class Tracker:
         Users who already collaborate are skipped, and the `shared` event
         names only the newly added ones (none added, no event).
         """
-        handles = [validation.handle(u, "collaborator") for u in users]
+        handles = [
+            validation.handle(u, "collaborator") for u in validation.as_list(users)
+        ]
         if not handles:
             raise InvalidInput("Name at least one user to share with, e.g. `bob`.")
         with self.db.write() as session:
@@ -398,15 +413,28 @@ class Tracker:
         team = validation.label(team, "team")
         if goal is not None:
             goal = validation.metric_value(metric, goal)
+        values = {
+            "team": team,
+            "name": metric,
+            "direction": direction,
+            "goal": goal,
+            "set_by": actor,
+            "updated_at": self.clock(),
+        }
         with self.db.write() as session:
-            row = session.get(models.MetricDirection, (team, metric))
-            if row is None:
-                row = models.MetricDirection(team=team, name=metric)
-                session.add(row)
-            row.direction = direction
-            row.goal = goal
-            row.set_by = actor
-            row.updated_at = self.clock()
+            # An upsert, because several processes may set a new metric at once.
+            insert = sqlite_insert if self.db.dialect == "sqlite" else postgres_insert
+            statement = insert(models.MetricDirection).values(**values)
+            session.execute(
+                statement.on_conflict_do_update(
+                    index_elements=["team", "name"],
+                    set_={
+                        k: statement.excluded[k]
+                        for k in values
+                        if k not in ("team", "name")
+                    },
+                )
+            )
 
     def directions(self, team: str = "") -> directions.Directions:
         with self.db.read() as session:
@@ -468,15 +496,15 @@ class Tracker:
         from tracker.query import parse
         from tracker.search import select_experiments
 
-        parsed = parse(query)
-        limit = max(1, min(int(limit), MAX_PAGE_SIZE))
+        parsed = parse(query or "")
+        limit, offset = _page(limit, offset)
         statement = select_experiments(
             parsed,
             now=self.clock(),
             direction_of=self.directions(),
             viewer=viewer,
             limit=limit,
-            offset=max(0, int(offset)),
+            offset=offset,
         ).options(*EAGER_OPTIONS)
         with self.db.read() as session:
             rows = session.scalars(statement).unique().all()
@@ -487,7 +515,7 @@ class Tracker:
         from tracker.search import select_experiments
 
         statement = select_experiments(
-            parse(query),
+            parse(query or ""),
             now=self.clock(),
             direction_of=self.directions(),
             viewer=viewer,
@@ -680,3 +708,15 @@ class Tracker:
                     "with you."
                 )
         return row
+
+
+def _page(limit: Any, offset: Any) -> tuple[int, int]:
+    """Check a page's limit and offset, clamped to what a database takes."""
+    try:
+        limit, offset = int(limit), int(offset)
+    except (TypeError, ValueError):
+        raise InvalidInput(
+            f"Invalid page: limit {limit!r} and offset {offset!r} must be "
+            "whole numbers."
+        ) from None
+    return max(1, min(limit, MAX_PAGE_SIZE)), max(0, min(offset, MAX_OFFSET))

@@ -14,13 +14,37 @@ from tracker.errors import InvalidConfig
 
 MAX_CONFIG_BYTES = 1_000_000
 MAX_PARAM_TEXT = 500
+MAX_KEY_CHARS = 200
+MAX_DEPTH = 50
+# YAML aliases share one object many times, so a small file can expand to
+# gigabytes (a "billion laughs" file); real configs use a handful.
+MAX_YAML_ALIASES = 100
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """A SafeLoader that rejects files with more than MAX_YAML_ALIASES."""
+
+    aliases = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            self.aliases += 1
+            if self.aliases > MAX_YAML_ALIASES:
+                raise yaml.YAMLError(
+                    f"more than {MAX_YAML_ALIASES} aliases (*name); "
+                    "write the values out"
+                )
+        return super().compose_node(parent, index)
 
 
 def load_config_file(path: str | Path) -> dict[str, Any]:
     """Read a JSON or YAML file whose top level is a mapping."""
     path = Path(path)
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as file:
+            # Read one byte past the limit, so /dev/zero or a huge file is
+            # rejected without reading it all.
+            raw = file.read(MAX_CONFIG_BYTES + 1)
     except OSError as exc:
         raise InvalidConfig(
             f"Cannot read config file {str(path)!r}: {exc.strerror}."
@@ -35,11 +59,16 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
         if path.suffix.lower() == ".json":
             data = json.loads(text)
         else:
-            data = yaml.safe_load(text)
+            data = yaml.load(text, Loader=_BoundedLoader)
+    except RecursionError:
+        raise InvalidConfig(
+            f"Config file {str(path)!r} is nested too deeply; the limit is "
+            f"{MAX_DEPTH} levels."
+        ) from None
     except (UnicodeDecodeError, json.JSONDecodeError, yaml.YAMLError) as exc:
         raise InvalidConfig(
             f"Config file {str(path)!r} is not valid JSON or YAML: "
-            f"{str(exc).splitlines()[0]}"
+            f"{' '.join(str(exc).split())}"
         ) from exc
     return validate_config(data, source=str(path))
 
@@ -53,6 +82,10 @@ def validate_config(data: Any, *, source: str = "config") -> dict[str, Any]:
     try:
         # A JSON round trip rejects values the database cannot store.
         encoded = json.dumps(data, allow_nan=False, default=_reject)
+    except RecursionError:
+        raise InvalidConfig(
+            f"The {source!r} is nested too deeply; the limit is {MAX_DEPTH} levels."
+        ) from None
     except (TypeError, ValueError) as exc:
         raise InvalidConfig(f"The {source!r} cannot be stored: {exc}.") from exc
     if len(encoded) > MAX_CONFIG_BYTES:
@@ -61,7 +94,29 @@ def validate_config(data: Any, *, source: str = "config") -> dict[str, Any]:
             f"{MAX_CONFIG_BYTES}."
         )
     result: dict[str, Any] = json.loads(encoded)
+    _check_keys(result, source)
     return result
+
+
+def _check_keys(config: Mapping[str, Any], source: str) -> None:
+    """Reject depth, key lengths and dotted keys that flattening would merge."""
+    seen: set[str] = set()
+    for key, _ in flatten(config):
+        if key.count(".") >= MAX_DEPTH:
+            raise InvalidConfig(
+                f"The {source!r} is nested too deeply; the limit is {MAX_DEPTH} levels."
+            )
+        if len(key) > MAX_KEY_CHARS:
+            raise InvalidConfig(
+                f"The {source!r} key {key[:40]!r}... has {len(key)} characters as "
+                f"a dotted path; the limit is {MAX_KEY_CHARS}."
+            )
+        if key in seen:
+            raise InvalidConfig(
+                f"The {source!r} has the key {key!r} twice once nested keys are "
+                "joined with dots; rename one of them."
+            )
+        seen.add(key)
 
 
 def _reject(value: Any) -> Any:
@@ -96,12 +151,10 @@ def param_number(value: Any) -> float | None:
     """Return the value as a number when it is one, or a string of one."""
     if isinstance(value, bool) or value is None:
         return None
-    if isinstance(value, int | float):
-        number = float(value)
-    elif isinstance(value, str):
+    if isinstance(value, int | float | str):
         try:
             number = float(value)
-        except ValueError:
+        except (ValueError, OverflowError):
             return None
     else:
         return None

@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from tracker import models
 from tracker.errors import AmbiguousId, ExperimentNotFound, InvalidInput
+from tracker.search import id_prefix_condition
 
 MIN_PREFIX_CHARS = 6
 # Relationships a record needs, each loaded with one extra SELECT ... IN.
@@ -44,10 +45,7 @@ def resolve(
     if len(prefix) == 36:
         statement = statement.where(models.Experiment.id == prefix)
     else:
-        # A range on the primary key uses its index on every backend.
-        statement = statement.where(
-            models.Experiment.id >= prefix, models.Experiment.id < prefix + "~"
-        ).limit(11)
+        statement = statement.where(id_prefix_condition(prefix)).limit(11)
     if for_update:
         statement = statement.with_for_update()
     if eager:

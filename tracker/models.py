@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Float,
@@ -158,7 +159,7 @@ class MetricPoint(Base):
     )
     key: Mapped[str] = mapped_column(String(200))
     value: Mapped[float] = mapped_column(Float)
-    step: Mapped[int | None] = mapped_column(Integer)
+    step: Mapped[int | None] = mapped_column(BigInteger)
     logged_at: Mapped[dt.datetime]
 
     __table_args__ = (
@@ -176,7 +177,7 @@ class MetricSummary(Base):
     )
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     value: Mapped[float] = mapped_column(Float)
-    step: Mapped[int | None] = mapped_column(Integer)
+    step: Mapped[int | None] = mapped_column(BigInteger)
     updated_at: Mapped[dt.datetime]
 
     __table_args__ = (Index("ix_metric_summaries_key_value", "key", "value"),)

@@ -28,7 +28,7 @@ def zone(name: str) -> ZoneInfo:
     """Return the IANA time zone `name`, or raise InvalidInput naming it."""
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, TypeError):
+    except (ZoneInfoNotFoundError, ValueError, TypeError, OSError):
         raise InvalidInput(
             f"Unknown time zone {name!r}: use an IANA name such as `UTC`, "
             "`Europe/Berlin` or `America/New_York`."

@@ -200,7 +200,7 @@ def _compile_field(node: Field) -> ColumnElement[bool]:
     if node.name == "with":
         return _collaborator_of(node.value)
     if node.name == "id":
-        return _id_prefix(node.value)
+        return id_prefix_condition(node.value)
     raise ValueError(f"field {node.name!r} has no SQL form")
 
 
@@ -209,7 +209,7 @@ def _collaborator_of(handle: str) -> ColumnElement[bool]:
     return Experiment.id.in_(shared)
 
 
-def _id_prefix(prefix: str) -> ColumnElement[bool]:
+def id_prefix_condition(prefix: str) -> ColumnElement[bool]:
     """Match ids starting with `prefix` by a range scan on the primary key.
 
     The substring test keeps the match exact whatever the column's

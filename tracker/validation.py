@@ -20,6 +20,13 @@ MAX_TAG_CHARS = 64
 MAX_METRIC_NAME_CHARS = 200
 MAX_ARTIFACT_CHARS = 2000
 
+MAX_METRICS_PER_CALL = 1000
+
+# C0 and C1 control characters. Names and tags take none; free text keeps
+# tab and newline. Terminal escapes in a name would otherwise reach other
+# users' terminals through `expbot search`.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_TEXT_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _TAG = re.compile(r"^[\w.+/:-]+$")
 _METRIC_NAME = re.compile(r"^[A-Za-z_][\w./@-]*$")
 _HANDLE = re.compile(r"^[\w.@+-]+$")
@@ -30,8 +37,31 @@ def _short(value: str, limit: int = 40) -> str:
     return value if len(value) <= limit else value[:limit] + "..."
 
 
+def clean_text(value: str, field: str, allow_newlines: bool = False) -> str:
+    """Reject control characters and text that is not valid Unicode."""
+    pattern = _TEXT_CONTROL if allow_newlines else _CONTROL
+    found = pattern.search(value)
+    if found:
+        raise InvalidInput(
+            f"The {field} {_short(value)!r} contains the control character "
+            f"{found.group()!r} at position {found.start() + 1}; remove it."
+        )
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidInput(
+            f"The {field} {_short(value)!r} is not valid Unicode at position "
+            f"{exc.start + 1}; check the terminal's or file's encoding (UTF-8)."
+        ) from None
+    return value
+
+
 def name(value: str) -> str:
-    text = (value or "").strip()
+    if not isinstance(value, str):
+        raise InvalidInput(
+            f"The experiment name must be text, not {type(value).__name__}."
+        )
+    text = clean_text(value.strip(), "experiment name")
     if not text:
         raise InvalidInput("The experiment name is empty: give it a short name.")
     if len(text) > MAX_NAME_CHARS:
@@ -50,7 +80,7 @@ def text_field(value: str, field: str, limit: int) -> str:
             f"The {field} {_short(value)!r} has {len(value)} characters; the "
             f"limit is {limit}. Attach long text as an artifact instead."
         )
-    return value
+    return clean_text(value, field, allow_newlines=True)
 
 
 def note(value: str) -> str:
@@ -61,8 +91,8 @@ def note(value: str) -> str:
 
 
 def handle(value: str, field: str = "researcher") -> str:
-    text = (value or "").strip().lstrip("@")
-    if not text or len(text) > MAX_HANDLE_CHARS or not _HANDLE.match(text):
+    text = value.strip().lstrip("@") if isinstance(value, str) else ""
+    if not text or len(text) > MAX_HANDLE_CHARS or not _HANDLE.fullmatch(text):
         raise InvalidInput(
             f"Invalid {field} {_short(value or '')!r}: use a user name of letters, "
             "digits and . _ - + @, e.g. `alice`."
@@ -72,8 +102,8 @@ def handle(value: str, field: str = "researcher") -> str:
 
 def label(value: str, field: str) -> str:
     """Check a team or project name."""
-    text = (value or "").strip()
-    if len(text) > MAX_HANDLE_CHARS or not _LABEL.match(text):
+    text = value.strip() if isinstance(value, str) else "\x00"
+    if len(text) > MAX_HANDLE_CHARS or not _LABEL.fullmatch(text):
         raise InvalidInput(
             f"Invalid {field} {_short(value)!r}: use letters, digits, spaces "
             "and . _ - + / only."
@@ -81,11 +111,18 @@ def label(value: str, field: str) -> str:
     return text
 
 
-def tags(values: Iterable[str]) -> list[str]:
+def as_list(values: Iterable[str] | str) -> list[str]:
+    """Treat a lone string as one item, not as its characters."""
+    if isinstance(values, str):
+        return [values]
+    return list(values)
+
+
+def tags(values: Iterable[str] | str) -> list[str]:
     result = []
-    for value in values:
-        tag = (value or "").strip()
-        if not tag or len(tag) > MAX_TAG_CHARS or not _TAG.match(tag):
+    for value in as_list(values):
+        tag = value.strip() if isinstance(value, str) else ""
+        if not tag or len(tag) > MAX_TAG_CHARS or not _TAG.fullmatch(tag):
             raise InvalidInput(
                 f"Invalid tag {_short(value or '')!r}: use up to {MAX_TAG_CHARS} "
                 "letters, digits and . _ - + / : with no spaces."
@@ -99,7 +136,7 @@ def metric_name(value: str) -> str:
     if (
         not isinstance(value, str)
         or len(value) > MAX_METRIC_NAME_CHARS
-        or not _METRIC_NAME.match(value)
+        or not _METRIC_NAME.fullmatch(value)
     ):
         raise InvalidInput(
             f"Invalid metric name {_short(str(value))!r}: start with a letter and "
@@ -116,6 +153,11 @@ def metric_value(key: str, value: Any) -> float:
         )
     try:
         number = float(value)
+    except OverflowError:
+        raise InvalidInput(
+            f"Metric `{key}` value {_short(str(value))} is too large for a "
+            "64-bit float; log it in other units."
+        ) from None
     except (TypeError, ValueError):
         raise InvalidInput(
             f"Metric `{key}` value {_short(repr(value))} is not a number; "
@@ -135,6 +177,11 @@ def metrics(values: Mapping[str, Any]) -> dict[str, float]:
             f"Metrics must be a mapping of names to numbers, not "
             f"{type(values).__name__}."
         )
+    if len(values) > MAX_METRICS_PER_CALL:
+        raise InvalidInput(
+            f"{len(values)} metrics in one call; log at most "
+            f"{MAX_METRICS_PER_CALL} at a time."
+        )
     return {metric_name(k): metric_value(k, v) for k, v in values.items()}
 
 
@@ -143,7 +190,7 @@ def step(value: int | None) -> int | None:
         return None
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise InvalidInput(f"Invalid step {value!r}: use a whole number >= 0.")
-    if value < 0 or value > 2**62:
+    if value < 0 or value > 2**63 - 1:
         raise InvalidInput(f"Invalid step {value!r}: use a whole number >= 0.")
     return int(value)
 
@@ -166,7 +213,7 @@ def source(value: str) -> str:
 
 
 def artifact(value: str) -> str:
-    uri = (value or "").strip()
+    uri = value.strip() if isinstance(value, str) else ""
     if not uri or len(uri) > MAX_ARTIFACT_CHARS:
         raise InvalidInput(
             f"Invalid artifact URI {_short(value or '')!r}: give a path or URI "

@@ -261,7 +261,7 @@ def upgrade() -> None:
         sa.Column("experiment_id", sa.String(length=36), nullable=False),
         sa.Column("key", sa.String(length=200), nullable=False),
         sa.Column("value", sa.Float(), nullable=False),
-        sa.Column("step", sa.Integer(), nullable=True),
+        sa.Column("step", sa.BigInteger(), nullable=True),
         sa.Column(
             "logged_at", tracker.models.UTCDateTime(timezone=True), nullable=False
         ),
@@ -282,7 +282,7 @@ def upgrade() -> None:
         sa.Column("experiment_id", sa.String(length=36), nullable=False),
         sa.Column("key", sa.String(length=200), nullable=False),
         sa.Column("value", sa.Float(), nullable=False),
-        sa.Column("step", sa.Integer(), nullable=True),
+        sa.Column("step", sa.BigInteger(), nullable=True),
         sa.Column(
             "updated_at", tracker.models.UTCDateTime(timezone=True), nullable=False
         ),
