@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as postgres_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from tracker import capture as capture_facts
 from tracker import changes, configs, directions, models, runs, validation
@@ -46,6 +46,11 @@ MAX_PAGE_SIZE = 1000
 MAX_OFFSET = 10**9
 # Columns of a metric direction that a new setting replaces.
 UPSERT_COLUMNS = ("direction", "goal", "set_by", "updated_at")
+# What logging metrics reads: summaries to update, collaborators to check.
+METRIC_OPTIONS = (
+    selectinload(models.Experiment.metrics),
+    selectinload(models.Experiment.collaborators),
+)
 
 
 def default_researcher() -> str:
@@ -231,20 +236,22 @@ class Tracker:
         *,
         step: int | None = None,
         actor: str | None = None,
-    ) -> ExperimentRecord:
+    ) -> None:
         """Append metric points and move each metric's summary to the latest.
 
         The summary follows the highest step; points without a step count
-        as newer than any before them.
+        as newer than any before them. Training loops call this at every
+        step, so it loads only what it changes and returns nothing.
         """
         values = validation.metrics(metrics)
         step = validation.step(step)
         with self.db.write() as session:
-            row = self._load_for_change(session, identifier, actor, False)
+            row = self._load_for_change(
+                session, identifier, actor, False, options=METRIC_OPTIONS
+            )
             now = self.clock()
             changes.record_metrics(session, row, values, step, now)
             row.updated_at = now
-            return ExperimentRecord.from_model(row)
 
     def complete(
         self,
@@ -695,8 +702,15 @@ class Tracker:
         identifier: str,
         actor: str | None,
         as_admin: bool,
+        options: tuple[Any, ...] = (),
     ) -> models.Experiment:
-        row = resolve(session, identifier, eager=True, for_update=True)
+        row = resolve(
+            session,
+            identifier,
+            eager=not options,
+            for_update=True,
+            options=options,
+        )
         if actor is not None and not as_admin:
             collaborators = {c.handle for c in row.collaborators}
             if actor != row.researcher and actor not in collaborators:

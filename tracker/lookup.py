@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
@@ -38,8 +40,13 @@ def resolve(
     *,
     eager: bool = False,
     for_update: bool = False,
+    options: tuple[Any, ...] = (),
 ) -> models.Experiment:
-    """Find an experiment by full id or unique prefix."""
+    """Find an experiment by full id or unique prefix.
+
+    `eager` loads every relationship a record needs; `options` loads only
+    the given ones, for writes that need a few.
+    """
     prefix = normalize_id(identifier)
     statement = select(models.Experiment)
     if len(prefix) == 36:
@@ -50,6 +57,8 @@ def resolve(
         statement = statement.with_for_update()
     if eager:
         statement = statement.options(*EAGER_OPTIONS)
+    elif options:
+        statement = statement.options(*options)
     rows = session.scalars(statement).unique().all()
     if not rows:
         raise ExperimentNotFound(identifier)
