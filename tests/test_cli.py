@@ -39,6 +39,7 @@ def cli(tmp_path):
         assert result.returncode == status, result.stderr
         return result
 
+    run.env = base_env
     return run
 
 
@@ -141,3 +142,23 @@ def test_search_says_when_results_are_cut(cli):
 
     assert "Showing 1-2 of 3" in result.stderr
     assert "'0' is not 1 or more" in bad_limit.stderr
+
+
+def test_closed_pipe_is_quiet(cli):
+    for index in range(3):
+        cli("track", f"run{index}")
+    reader, writer = os.pipe()
+    os.close(reader)
+
+    result = subprocess.run(
+        [EXPBOT, "search", "--json"],
+        stdout=writer,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=cli.env,
+        timeout=60,
+    )
+    os.close(writer)
+
+    assert "Traceback" not in result.stderr
+    assert result.returncode == 141

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
@@ -348,7 +349,7 @@ def cmd_summary(tracker: Tracker, args: argparse.Namespace) -> int:
 
 
 def cmd_history(tracker: Tracker, args: argparse.Namespace) -> int:
-    points = tracker.metric_history(args.id, args.metric)
+    points = tracker.metric_history(args.id, args.metric, viewer=me())
     if args.json:
         return _print_json(
             [
@@ -369,12 +370,12 @@ def cmd_history(tracker: Tracker, args: argparse.Namespace) -> int:
 
 def cmd_config(tracker: Tracker, args: argparse.Namespace) -> int:
     if args.diff:
-        difference = tracker.config_diff(args.id, *args.diff)
+        difference = tracker.config_diff(args.id, *args.diff, viewer=me())
         if args.json:
             return _print_json(difference)
         print(cli_format.config_diff(difference))
         return 0
-    versions = tracker.config_history(args.id)
+    versions = tracker.config_history(args.id, viewer=me())
     if args.json:
         return _print_json(
             [
@@ -477,6 +478,15 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         return exc.exit_status
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader of stdout, such as `head`, has exited: stop quietly, and
+        # point stdout at /dev/null so the flush at exit does not fail too.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+    except OSError as exc:
+        where = f" {exc.filename!r}" if exc.filename else ""
+        print(f"{parser.prog}: cannot use{where}: {exc.strerror}", file=sys.stderr)
+        return 1
 
 
 def parse_args(
