@@ -42,6 +42,7 @@ EMOJI = {
     "third_place_medal": "🥉",
     "trophy": "🏆",
     "warning": "⚠",
+    "wave": "👋",
     "white_check_mark": "✅",
     "x": "❌",
 }
