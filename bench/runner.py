@@ -156,6 +156,7 @@ def run_on_postgres(
     name = f"expbot_bench_{options.size}"
     with postgres.scratch_database(name) as url:
         entry = open_expbot(url, "expbot_postgres", _without_reuse(options))
+        entry.figures["server_version"] = postgres.server_version()
         try:
             measure_entries([entry], specs, options, warnings)
         finally:
