@@ -8,6 +8,7 @@ listeners, waits for commands in flight and stops the services.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import signal
@@ -23,6 +24,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from sqlalchemy import text
 
 from bot.app import create_app, create_workers
+from bot.request_checks import MAX_BODY_BYTES, Rejection, RequestCheck
 from bot.services import start_services
 from bot.settings import SettingsError
 from tracker import Tracker
@@ -70,7 +72,11 @@ def serve(
             if socket_mode:
                 run_socket_mode(app, settings)
             else:
-                run_http(app, tracker, host or settings.host, port or settings.port)
+                run_http(
+                    HttpApp(app, tracker, settings.signing_secret or ""),
+                    host or settings.host,
+                    port or settings.port,
+                )
         finally:
             services.stop()
     finally:
@@ -105,11 +111,11 @@ def check_bot_token(client: WebClient, settings: Settings) -> None:
     )
 
 
-def run_http(app: App, tracker: Tracker, host: str, port: int) -> None:
+def run_http(wsgi: HttpApp, host: str, port: int) -> None:
     from waitress.server import create_server
 
     server = create_server(
-        HttpApp(app, tracker),
+        wsgi,
         host=host,
         port=port,
         threads=HTTP_THREADS,
@@ -161,11 +167,16 @@ def _close_socket_mode(handler: SocketModeHandler) -> None:
 
 
 class HttpApp:
-    """The WSGI app: Slack's requests go to Bolt, and health checks are served here."""
+    """The WSGI app: Slack's requests go to Bolt, and health checks are served here.
 
-    def __init__(self, app: App, tracker: Tracker) -> None:
+    A request to the events path reaches Bolt only with a valid signature
+    and a body that Bolt can parse.
+    """
+
+    def __init__(self, app: App, tracker: Tracker, signing_secret: str) -> None:
         self.slack = SlackRequestHandler(app, path=EVENTS_PATH)
         self.tracker = tracker
+        self.check = RequestCheck(signing_secret)
 
     def __call__(
         self, environ: dict[str, Any], start_response: StartResponse
@@ -175,10 +186,31 @@ class HttpApp:
         if path == EVENTS_PATH:
             if method != "POST":
                 return _json(start_response, "405 Method Not Allowed", {"ok": False})
-            return self.slack(environ, start_response)
+            return self.events(environ, start_response)
         if path == HEALTH_PATH and method in ("GET", "HEAD"):
             return self.health(start_response)
         return _json(start_response, "404 Not Found", {"ok": False})
+
+    def events(
+        self, environ: dict[str, Any], start_response: StartResponse
+    ) -> Iterable[bytes]:
+        """Check the request, then hand it to Bolt with its body to read again."""
+        body, rejection = _read_body(environ)
+        if rejection is None:
+            headers = {
+                name[5:].lower().replace("_", "-"): str(value)
+                for name, value in environ.items()
+                if name.startswith("HTTP_")
+            }
+            content_type = str(environ.get("CONTENT_TYPE", ""))
+            rejection = self.check.check(headers, body, content_type)
+        if rejection is not None:
+            remote = str(environ.get("REMOTE_ADDR", ""))
+            self.check.log_rejection(rejection, remote, len(body))
+            return _json(start_response, rejection.status, {"ok": False})
+        environ["wsgi.input"] = io.BytesIO(body)
+        environ["CONTENT_LENGTH"] = str(len(body))
+        return self.slack(environ, start_response)
 
     def health(self, start_response: StartResponse) -> Iterable[bytes]:
         try:
@@ -189,6 +221,21 @@ class HttpApp:
             body = {"ok": False, "database": "unavailable"}
             return _json(start_response, "503 Service Unavailable", body)
         return _json(start_response, "200 OK", {"ok": True, "database": "ok"})
+
+
+def _read_body(environ: dict[str, Any]) -> tuple[bytes, Rejection | None]:
+    """Read the request body, or return why it is not read."""
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return b"", Rejection("400 Bad Request", "Content-Length is not a number")
+    if length > MAX_BODY_BYTES:
+        return b"", Rejection(
+            "413 Content Too Large", f"body over {MAX_BODY_BYTES} bytes"
+        )
+    stream = environ.get("wsgi.input")
+    body = stream.read(length) if stream is not None and length > 0 else b""
+    return body, None
 
 
 def _json(
