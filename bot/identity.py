@@ -5,6 +5,13 @@ an unknown user shows up, `users.info` gives their email: a person with
 that email is linked, else a person is created with a handle from the
 email's local part (or the Slack name). `/exp link HANDLE` links one
 explicitly.
+
+A handle is claimed once a person has it or an experiment records it as
+researcher or collaborator. Taking a claimed handle gives access to its
+private experiments, so a Slack user gets one only when the person's
+stored email matches their Slack email, or from an admin. Experiments
+recorded from the CLI have no email behind their handle, so a guess from
+an email's local part never takes such a handle.
 """
 
 from __future__ import annotations
@@ -14,9 +21,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from slack_sdk.errors import SlackApiError, SlackClientError
+from sqlalchemy import exists, or_, select, union
 
-from tracker import people
-from tracker.errors import PermissionDenied, StorageError
+from tracker import models, people, validation
+from tracker.errors import InvalidInput, PermissionDenied, StorageError
 
 if TYPE_CHECKING:
     from slack_sdk import WebClient
@@ -33,6 +41,10 @@ class Identity:
     handle: str  # researcher handle
     team: str | None
     is_admin: bool
+    # Set on first sight when the guessed handle was claimed: what to tell
+    # the user about the handle they got instead. NOTE: only `/exp` shows
+    # it, so a user first seen through a button or App Home never sees it.
+    notice: str = ""
 
 
 @dataclass(frozen=True)
@@ -53,14 +65,20 @@ class Directory:
         self.client = client
 
     def identify(self, user_id: str, name_hint: str = "") -> Identity:
+        """Return the user's identity, creating their person on first sight.
+
+        Raises InvalidInput when Slack has no user `user_id`.
+        """
         person = people.by_slack_id(self.tracker, user_id)
+        notice = ""
         if person is None:
-            person = self._first_sight(user_id, name_hint)
+            person, notice = self._first_sight(user_id, name_hint)
         return Identity(
             user_id=user_id,
             handle=person.handle,
             team=person.team or None,
             is_admin=self.settings.is_admin(user_id),
+            notice=notice,
         )
 
     def handle_for(self, user_id: str) -> str:
@@ -71,13 +89,14 @@ class Directory:
     ) -> people.PersonRecord:
         """Link the user to `handle`, if the handle is theirs to take.
 
-        A handle linked to another Slack user, or recorded with another
-        email, needs an admin; anyone may take a handle no one has.
+        Anyone may take an unclaimed handle, and the handle they already
+        have. A claimed handle needs an admin, unless its person is linked
+        to no Slack user and has the user's Slack email.
         """
+        handle = validation.handle(handle)
         profile = self.profile(identity.user_id)
-        current = people.by_handle(self.tracker, handle.strip().lstrip("@"))
-        if current is not None and not identity.is_admin:
-            _check_may_take(current, identity, profile)
+        if not identity.is_admin:
+            self._check_may_take(handle, identity, profile)
         person = people.link_slack_user(
             self.tracker,
             handle,
@@ -89,28 +108,79 @@ class Directory:
         return person
 
     def profile(self, user_id: str) -> SlackProfile | None:
-        """Return the user's name and email from `users.info`, if reachable."""
+        """Return the user's name and email from `users.info`, if reachable.
+
+        Raises InvalidInput when Slack answers that it has no such user, so
+        that a made-up id in a mention never becomes a person.
+        """
         if self.client is None:
             return None
         try:
             response = self.client.users_info(user=user_id)
-        except (SlackApiError, SlackClientError) as exc:
+        except SlackApiError as exc:
+            if exc.response.get("error") == "user_not_found":
+                raise InvalidInput(
+                    f"Slack has no user `{user_id}`. Mention people of this "
+                    "workspace by picking them from Slack's list, e.g. `@bob`."
+                ) from exc
+            logger.warning("users.info failed for %s: %s", user_id, exc)
+            return None
+        except SlackClientError as exc:
             logger.warning("users.info failed for %s: %s", user_id, exc)
             return None
         return _profile_from(user_id, response.get("user") or {})
 
-    def _first_sight(self, user_id: str, name_hint: str) -> people.PersonRecord:
+    def _first_sight(
+        self, user_id: str, name_hint: str
+    ) -> tuple[people.PersonRecord, str]:
+        """Create or find the person of a new Slack user; return it and a notice."""
         profile = self.profile(user_id)
         email = profile.email if profile else None
         if email:
             known = people.by_email(self.tracker, email)
             if known is not None and known.slack_user_id in (None, user_id):
-                return self._link_new(known.handle, user_id, profile)
-        base = people.handle_from(email or (profile.name if profile else name_hint))
-        if base == "user":
-            base = people.handle_from(user_id)
-        handle = people.free_handle(self.tracker, base, slack_user_id=user_id)
-        return self._link_new(handle, user_id, profile)
+                return self._link_new(known.handle, user_id, profile), ""
+        guess = people.handle_from(email or (profile.name if profile else name_hint))
+        if guess == "user":
+            guess = people.handle_from(user_id)
+        # NOTE: two new users who guess the same handle at the same moment can
+        # both find it unclaimed, and the later link moves it to the second.
+        person = self._link_new(unclaimed_handle(self.tracker, guess), user_id, profile)
+        if person.handle == guess:
+            return person, ""
+        logger.info(
+            "Slack user %s got %s because %s is claimed", user_id, person.handle, guess
+        )
+        return person, _claimed_notice(guess, person.handle)
+
+    def _check_may_take(
+        self, handle: str, identity: Identity, profile: SlackProfile | None
+    ) -> None:
+        """Raise PermissionDenied unless a non-admin may link `handle`."""
+        current = people.by_handle(self.tracker, handle)
+        if current is not None and current.slack_user_id == identity.user_id:
+            return
+        if current is not None and current.slack_user_id is not None:
+            raise PermissionDenied(
+                f"Handle `{handle}` is linked to another Slack user. "
+                "Ask an admin to move it, or pick another handle."
+            )
+        email = profile.email if profile else None
+        if current is not None and current.email is not None:
+            if current.email == email:
+                return
+            raise PermissionDenied(
+                f"Handle `{handle}` belongs to another email address. "
+                "Ask an admin to link it for you, or pick another handle."
+            )
+        if current is not None or handle_in_use(self.tracker, handle):
+            raise PermissionDenied(
+                f"Handle `{handle}` is already in use by experiments or by a "
+                "person expbot knows, and no email stored for it matches your "
+                "Slack email, so only an expbot admin can link it to you. Ask "
+                f"an admin to run `/exp link {handle} @{identity.handle}`, or "
+                "pick a handle no one uses."
+            )
 
     def _link_new(
         self, handle: str, user_id: str, profile: SlackProfile | None
@@ -145,17 +215,52 @@ def _profile_from(user_id: str, user: dict[str, Any]) -> SlackProfile:
     return SlackProfile(user_id, str(name), str(email).lower() if email else None)
 
 
-def _check_may_take(
-    person: people.PersonRecord, identity: Identity, profile: SlackProfile | None
-) -> None:
-    if person.slack_user_id not in (None, identity.user_id):
-        raise PermissionDenied(
-            f"Handle `{person.handle}` is linked to another Slack user. "
-            "Ask an admin to move it, or pick another handle."
+def _claimed_notice(guess: str, handle: str) -> str:
+    return (
+        f":wave: expbot knows you as `{handle}`, because the handle `{guess}` "
+        "is already in use and no email stored for it matches yours. If "
+        f"`{guess}` is you, ask an expbot admin to run `/exp link {guess} "
+        f"@{handle}`."
+    )
+
+
+def handle_in_use(tracker: Tracker, handle: str) -> bool:
+    """Return whether a person has `handle` or an experiment records it."""
+    statement = select(
+        or_(
+            exists().where(models.Person.handle == handle),
+            exists().where(models.Experiment.researcher == handle),
+            exists().where(models.Collaborator.handle == handle),
         )
-    email = profile.email if profile else None
-    if person.email is not None and person.email != email:
-        raise PermissionDenied(
-            f"Handle `{person.handle}` belongs to another email address. "
-            "Ask an admin to link it for you, or pick another handle."
-        )
+    )
+    with tracker.db.read() as session:
+        return bool(session.scalar(statement))
+
+
+def claimed_handles(tracker: Tracker, handles: list[str]) -> set[str]:
+    """Return those of `handles` that a person has or an experiment records."""
+    statement = union(
+        select(models.Person.handle).where(models.Person.handle.in_(handles)),
+        select(models.Experiment.researcher).where(
+            models.Experiment.researcher.in_(handles)
+        ),
+        select(models.Collaborator.handle).where(
+            models.Collaborator.handle.in_(handles)
+        ),
+    )
+    with tracker.db.read() as session:
+        return set(session.scalars(statement))
+
+
+def unclaimed_handle(tracker: Tracker, base: str) -> str:
+    """Return `base`, or the first of `base2` ... `base99` that no one claims."""
+    base = validation.handle(base)
+    candidates = [base, *(f"{base}{n}" for n in range(2, people.MAX_HANDLE_SUFFIX + 1))]
+    claimed = claimed_handles(tracker, candidates)
+    for candidate in candidates:
+        if candidate not in claimed:
+            return candidate
+    raise InvalidInput(
+        f"Handles {base} to {base}{people.MAX_HANDLE_SUFFIX} are all taken: "
+        "pick another with `/exp link HANDLE`."
+    )

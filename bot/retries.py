@@ -94,6 +94,15 @@ class RequestLog:
             self.prune(now - RETENTION)
         return inserted
 
+    def release(self, key: str) -> None:
+        """Forget `key`, so that the next request with it acts."""
+        with self.tracker.db.write() as session:
+            session.execute(
+                delete(models.ProcessedRequest).where(
+                    models.ProcessedRequest.key == key[:MAX_KEY_CHARS]
+                )
+            )
+
     def prune(self, before: dt.datetime) -> int:
         """Delete ids recorded before `before`; return how many."""
         with self.tracker.db.write() as session:

@@ -15,6 +15,7 @@ place to wait for work in flight.
 from __future__ import annotations
 
 import difflib
+import hashlib
 import json
 import logging
 import time
@@ -32,9 +33,9 @@ from slack_sdk.models.blocks import (
 )
 
 import bot.commands  # noqa: F401  (registers the subcommands)
-from bot import errors, slack_text
+from bot import errors, retries, slack_text
 from bot.commands.base import COMMANDS, Command, CommandContext, Reply
-from bot.identity import Directory
+from bot.identity import Directory, Identity
 from tracker.errors import ExpbotError, InvalidInput, InvalidQuery
 
 if TYPE_CHECKING:
@@ -58,9 +59,9 @@ MAX_SECTION_TEXT = 3000
 
 
 def split_command(text: str) -> tuple[str, str]:
-    """Split `search tag:nlp` into ("search", "tag:nlp")."""
-    name, _, args = text.strip().partition(" ")
-    return name.strip().lower(), args.strip()
+    """Split `search tag:nlp` into ("search", "tag:nlp") at any whitespace."""
+    name, args = slack_text.split_first(text)
+    return name.lower(), args.strip()
 
 
 def execute(ctx: CommandContext, text: str) -> Reply:
@@ -187,6 +188,7 @@ class SlashCommand:
         self.tracker = tracker
         self.settings = settings
         self.workers = workers
+        self.requests = retries.RequestLog(tracker)
 
     def register(self, app: App) -> None:
         app.command("/exp")(self.acknowledge_command)
@@ -202,11 +204,15 @@ class SlashCommand:
         self, ack: Any, body: dict[str, Any], respond: Any, client: WebClient
     ) -> None:
         ack()
-        self.workers.submit(self.run_post, body, respond, client)
+        key = post_key(body)
+        if key is not None and not self.requests.claim(key):
+            logger.info("dropped repeated post to channel %s", key)
+            return
+        self.workers.submit(self.run_post, body, respond, client, key)
 
     def context(
         self, body: dict[str, Any], client: WebClient, user_id: str, channel_id: str
-    ) -> tuple[CommandContext, Directory]:
+    ) -> tuple[CommandContext, Directory, Identity]:
         directory = Directory(self.tracker, self.settings, client)
         identity = directory.identify(user_id, body.get("user_name", ""))
         ctx = CommandContext(
@@ -218,40 +224,60 @@ class SlashCommand:
             channel_id=channel_id,
             team=identity.team,
             client=client,
+            group_mentions=tuple(slack_text.group_mentions(body.get("text", ""))),
         )
-        return ctx, directory
+        return ctx, directory, identity
 
     def run_command(self, body: dict[str, Any], respond: Any, client: WebClient):
         started = time.monotonic()
         user_id = str(body.get("user_id", ""))
         name = split_command(slack_text.unescape(body.get("text", "")))[0] or "help"
+        notice = ""
         try:
-            ctx, directory = self.context(
+            ctx, directory, identity = self.context(
                 body, client, user_id, str(body.get("channel_id", ""))
             )
+            notice = identity.notice
             text = slack_text.to_plain(body.get("text", ""), directory.handle_for)
             reply = execute(ctx, text)
         except Exception as exc:
-            # `execute` handles its own errors; this is identity or the database.
+            # `execute` handles its own errors; this is identity, a mention of
+            # an unknown user, or the database.
             reply, text = self._failure(exc, name, user_id), ""
-        self._send(respond, messages(reply, text or None), user_id)
+        payloads = messages(reply, text or None)
+        if notice:
+            # Sent once: the user's person exists from now on.
+            notice_payload = {"text": notice, "response_type": "ephemeral"}
+            payloads = [notice_payload, *payloads][:MAX_RESPONSES]
+        self._send(respond, payloads, user_id)
         outcome = "error" if reply.error else "ok"
         elapsed = (time.monotonic() - started) * 1000
         logger.info("/exp %s by %s: %s in %.0f ms", name, user_id, outcome, elapsed)
 
-    def run_post(self, body: dict[str, Any], respond: Any, client: WebClient):
-        """Run the command again for the channel and post it there."""
+    def run_post(
+        self,
+        body: dict[str, Any],
+        respond: Any,
+        client: WebClient,
+        key: str | None = None,
+    ) -> None:
+        """Run the command again for the channel and post it there.
+
+        `key` is the claimed id of the clicked message; a failed post
+        releases it, so the user may click again.
+        """
         user_id = str((body.get("user") or {}).get("id", ""))
         channel_id = str((body.get("channel") or {}).get("id", ""))
         action = (body.get("actions") or [{}])[0]
         try:
             text = str(json.loads(action.get("value") or "{}").get("text", ""))
-            ctx, _ = self.context(body, client, user_id, channel_id)
+            ctx, _, _ = self.context(body, client, user_id, channel_id)
             ctx.public = True
             reply = execute(ctx, text)
         except Exception as exc:
             reply = self._failure(exc, "post to channel", user_id)
         if reply.error:
+            self._release(key)
             self._send(respond, messages(reply), user_id)
             return
         for part in [reply, *reply.followups]:
@@ -261,8 +287,11 @@ class SlashCommand:
         posted = self._post_in_channel(respond, client, channel_id, reply, user_id)
         if posted:
             _quietly(respond, delete_original=True)
+        else:
+            self._release(key)
         name = split_command(text)[0] or "help"
-        logger.info("/exp %s posted to %s by %s", name, channel_id, user_id)
+        outcome = "posted" if posted else "not posted"
+        logger.info("/exp %s to %s by %s: %s", name, channel_id, user_id, outcome)
 
     def _post_in_channel(
         self,
@@ -294,6 +323,10 @@ class SlashCommand:
             return False
         return True
 
+    def _release(self, key: str | None) -> None:
+        if key is not None:
+            self.requests.release(key)
+
     def _failure(self, exc: Exception, name: str, user_id: str) -> Reply:
         if isinstance(exc, ExpbotError):
             return error_reply(errors.describe_error(exc))
@@ -320,6 +353,24 @@ class SlashCommand:
                 logger.warning("response to %s got HTTP %s", user_id, status)
                 return sent
         return len(payloads)
+
+
+def post_key(body: dict[str, Any]) -> str | None:
+    """Return the id of one "Post to channel" button in one message.
+
+    Slack gives each click its own action_ts, so a double click arrives as
+    two requests that the retry check lets through. Both carry the
+    message_ts of the message that contains the button.
+    """
+    container = body.get("container") or {}
+    message_ts = container.get("message_ts")
+    if not message_ts:
+        return None
+    channel_id = container.get("channel_id") or (body.get("channel") or {}).get("id")
+    user_id = (body.get("user") or {}).get("id", "")
+    value = str((body.get("actions") or [{}])[0].get("value") or "")
+    digest = hashlib.sha256(value.encode()).hexdigest()[:16]
+    return f"post:{user_id}:{channel_id}:{message_ts}:{digest}"
 
 
 def _posted_by(user_id: str, command_text: str) -> Block:

@@ -13,9 +13,24 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from tracker.query import CLOSE_QUOTES, OPEN_QUOTES
+
 # One `<...>` token; Slack escapes `<` and `>` inside it as entities.
 _TOKEN = re.compile(r"<([^<>]*)>")
 _USER_ID = re.compile(r"^[UW][A-Z0-9]+$")
+# A quoted phrase as the search language reads it: an opening quote, then
+# characters or backslash escapes, then a closing quote (missing at the end
+# of an unclosed phrase). Slack clients may turn `"` into curly quotes.
+_PHRASE = rf"[{OPEN_QUOTES}]((?:\\.|[^{CLOSE_QUOTES}\\])*)[{CLOSE_QUOTES}]?"
+# A word is a run of quoted phrases and other non-space characters, so
+# `team:"ml research"` is one word.
+_WORD = re.compile(rf"(?:{_PHRASE}|[^\s{OPEN_QUOTES}])+", re.DOTALL)
+_QUOTED = re.compile(_PHRASE, re.DOTALL)
+# Inside a phrase a backslash escapes a backslash or a quote, as in searches.
+_ESCAPED = re.compile(rf"\\([\\{OPEN_QUOTES}{CLOSE_QUOTES}])")
+# Mentions of more than one person: `<!here>`, `<!channel>`, `<!everyone>`,
+# a user group `<!subteam^S123|@ml>`, and a channel `<#C123|general>`.
+_GROUP_SPECIALS = ("here", "channel", "everyone", "subteam^")
 
 
 @dataclass(frozen=True)
@@ -91,6 +106,37 @@ def to_plain(text: str, handle_for: Callable[[str], str] | None = None) -> str:
     return unescape(_TOKEN.sub(replace, text))
 
 
+def group_mentions(text: str) -> list[str]:
+    """Return the mentions of channels and groups in Slack-formatted text.
+
+    Each is returned as shown to users, e.g. `@here`, `@ml-team` or `#general`.
+    """
+    found: list[str] = []
+    for match in _TOKEN.finditer(text):
+        token = parse_token(match.group(1))
+        if token.kind == "channel":
+            found.append("#" + (token.label or token.target))
+        elif token.kind == "special" and token.target.startswith(_GROUP_SPECIALS):
+            found.append("@" + (token.label.lstrip("@") or token.target.split("^")[0]))
+    return found
+
+
 def split_words(text: str) -> list[str]:
-    """Split on whitespace, keeping double-quoted phrases whole with quotes."""
-    return re.findall(r'"[^"]*"?|\S+', text)
+    """Split on whitespace, keeping quoted phrases whole with their quotes.
+
+    Quotes may also sit inside a word, as in `team:"ml research"`.
+    """
+    return [match.group(0) for match in _WORD.finditer(text)]
+
+
+def unquote(word: str) -> str:
+    """Remove the quotes around the phrases in `word` and undo their escapes."""
+    return _QUOTED.sub(lambda match: _ESCAPED.sub(r"\1", match.group(1)), word)
+
+
+def split_first(text: str) -> tuple[str, str]:
+    """Split off the first word at any whitespace, newlines included."""
+    parts = text.split(maxsplit=1)
+    if not parts:
+        return "", ""
+    return parts[0], parts[1] if len(parts) > 1 else ""

@@ -96,12 +96,13 @@ class BotProcess:
         with self._changed:
             self._changed.notify_all()
 
-    def wait_for_log(self, pattern: str, timeout: float = 10.0) -> str:
-        """Wait for a log line matching the regex `pattern` and return it."""
+    def wait_for_log(self, pattern: str, timeout: float = 10.0, count: int = 1) -> str:
+        """Wait for `count` log lines matching the regex `pattern`; return the last."""
         compiled = re.compile(pattern)
 
         def found() -> str | None:
-            return next((line for line in self.lines if compiled.search(line)), None)
+            matches = [line for line in self.lines if compiled.search(line)]
+            return matches[count - 1] if len(matches) >= count else None
 
         def exited() -> bool:
             return self._process is not None and self._process.poll() is not None
@@ -181,8 +182,13 @@ class SlackSender:
         user_id: str = "U0ALICE",
         channel_id: str = "C0MLTEAM",
         response_url: str | None = None,
+        message_ts: str | None = None,
     ) -> Exchange:
-        """Click a button; `response_url` overrides the freshly minted one."""
+        """Click a button; `response_url` overrides the freshly minted one.
+
+        `message_ts` names the message that contains the button; by default
+        each click is on a message of its own.
+        """
         if response_url is None:
             response_url = self.fake.mint_response_url(channel_id, user_id)
         body = block_action_body(
@@ -191,6 +197,7 @@ class SlackSender:
             user_id=user_id,
             channel_id=channel_id,
             response_url=response_url,
+            message_ts=message_ts,
         )
         return self._post(body, response_url, f"click {action_id}")
 

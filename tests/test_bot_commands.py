@@ -76,6 +76,9 @@ def test_tag_changes_need_one() -> None:
         (["goal:0.9", "bleu", "max"], {"goal": "0.9"}, ["bleu", "max"]),
         (["config.lr:1"], {}, ["config.lr:1"]),
         (['team:"ml ops"'], {"team": "ml ops"}, []),
+        (["team:\u201cml ops\u201d"], {"team": "ml ops"}, []),
+        (['team:"say \\"hi\\""'], {"team": 'say "hi"'}, []),
+        (["team:ml\nops"], {"team": "ml\nops"}, []),
     ],
 )
 def test_take_options_cases(words: list[str], options: dict, rest: list) -> None:
@@ -190,6 +193,60 @@ def test_link_other_user_needs_admin(sqlite_tracker: Tracker) -> None:
     client = WebClient(token="xoxb-unused", base_url="http://127.0.0.1:9/")
     text = run(context(sqlite_tracker, client=client), "link bob @bob")
     assert "Only an expbot admin can link another user" in text
+
+
+@pytest.mark.parametrize("separator", ["\n", "\t", "  "])
+def test_note_id_ends_at_any_whitespace(
+    sqlite_tracker: Tracker, records, separator: str
+) -> None:
+    identifier = records["open"].id[:8]
+    text = run(context(sqlite_tracker), f"note {identifier}{separator}first\nsecond")
+    notes = [note.text for note in sqlite_tracker.get(identifier).notes]
+    assert "Added a note" in text
+    assert notes == ["first\nsecond"]
+
+
+def test_command_name_ends_at_newline(sqlite_tracker: Tracker, records) -> None:
+    text = run(context(sqlite_tracker), f"show\n{records['open'].id[:8]}")
+    assert "open-run" in text
+
+
+def test_leaderboard_metric_ends_at_newline(sqlite_tracker: Tracker, records) -> None:
+    text = run(context(sqlite_tracker), "leaderboard accuracy\ntag:t")
+    assert "open-run" in text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'summary team:"ml research"',
+        "summary team:\u201cml research\u201d",
+        'report team:"ml research" month:2026-11',
+    ],
+)
+def test_quoted_team_with_space(sqlite_tracker: Tracker, text: str) -> None:
+    sqlite_tracker.track("r1", researcher="alice", team="ml research", capture=False)
+    reply = run(context(sqlite_tracker), text)
+    assert "Unexpected" not in reply
+    assert "ml research" in reply
+
+
+def test_link_quoted_team_sets_team(sqlite_tracker: Tracker) -> None:
+    people.add_person(sqlite_tracker, "alice")
+    run(context(sqlite_tracker), 'link team:"ml research"')
+    person = people.by_handle(sqlite_tracker, "alice")
+    assert person is not None
+    assert person.team == "ml research"
+
+
+@pytest.mark.parametrize("mention", ["@here", "@ml-team", "#general"])
+def test_share_with_group_is_refused(
+    sqlite_tracker: Tracker, records, mention: str
+) -> None:
+    ctx = context(sqlite_tracker, group_mentions=(mention,))
+    text = run(ctx, f"share {records['open'].id[:8]} @bob {mention}")
+    assert f"Cannot share with {mention}: share with people, not groups" in text
+    assert sqlite_tracker.get(records["open"].id).collaborators == ()
 
 
 def test_note_on_private_run_of_other_is_hidden(

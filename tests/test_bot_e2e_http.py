@@ -67,6 +67,9 @@ def server(slack: FakeSlack, home: Path) -> Iterator[BotProcess]:
 def store(home: Path, server: BotProcess) -> Iterator[Tracker]:
     """The server's database, opened by the test to seed and check it."""
     tracker = Tracker(f"sqlite:///{home / 'expbot.db'}")
+    # `alice` records experiments from the CLI, so only a link makes U0ALICE
+    # her; a first command would get U0ALICE a handle of her own.
+    people.link_slack_user(tracker, "alice", "U0ALICE", email="alice@example.com")
     yield tracker
     tracker.close()
 
@@ -315,7 +318,9 @@ def test_link_sets_handle_and_team(sender: SlackSender, store: Tracker) -> None:
     person = people.by_slack_id(store, "U0BOB")
     assert person is not None
     assert (person.handle, person.team) == ("dana", "speech")
-    run_command(sender, "link bob", user_id="U0BOB")
+    # `bob` kept no email when U0BOB left it, so only an admin moves him back.
+    text = run_command(sender, "link bob <@U0BOB|bob>", user_id=ADMIN)
+    assert "<@U0BOB> is now `bob`" in text
 
 
 def test_link_taken_handle_is_refused(sender: SlackSender) -> None:

@@ -63,6 +63,9 @@ def sender(
 @pytest.fixture(scope="module")
 def store(database_url: str, sender: SlackSender) -> Iterator[Tracker]:
     tracker = Tracker(database_url)
+    # `alice` records experiments from the CLI, so only a link makes U0ALICE
+    # her; a first command would get U0ALICE a handle of her own.
+    people.link_slack_user(tracker, "alice", "U0ALICE", email="alice@example.com")
     yield tracker
     tracker.close()
 

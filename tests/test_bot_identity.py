@@ -32,10 +32,44 @@ def test_first_sight_matches_known_email(directory: Directory) -> None:
     assert directory.identify("U0ALICE").handle == "a.archer"
 
 
-def test_first_sight_takes_unlinked_handle(directory: Directory) -> None:
-    people.add_person(directory.tracker, "alice", team="nlp")
+def test_first_sight_takes_unlinked_handle_with_email(directory: Directory) -> None:
+    people.add_person(directory.tracker, "alice", email="alice@example.com", team="nlp")
     identity = directory.identify("U0ALICE")
     assert (identity.handle, identity.team) == ("alice", "nlp")
+    assert identity.notice == ""
+
+
+def test_first_sight_skips_person_without_email(directory: Directory) -> None:
+    people.add_person(directory.tracker, "alice", team="nlp")
+    identity = directory.identify("U0ALICE")
+    assert (identity.handle, identity.team) == ("alice2", None)
+    assert "/exp link alice @alice2" in identity.notice
+
+
+def test_first_sight_skips_cli_researcher(directory: Directory) -> None:
+    directory.tracker.track("cli-run", researcher="alice", capture=False)
+    identity = directory.identify("U0ALICE")
+    assert identity.handle == "alice2"
+    assert "`alice` is already in use" in identity.notice
+
+
+def test_first_sight_skips_collaborator_handle(directory: Directory) -> None:
+    directory.tracker.track(
+        "cli-run", researcher="erin", collaborators=["alice"], capture=False
+    )
+    assert directory.identify("U0ALICE").handle == "alice2"
+
+
+def test_first_sight_skips_every_claimed_suffix(directory: Directory) -> None:
+    for handle in ("alice", "alice2", "alice3"):
+        directory.tracker.track("run", researcher=handle, capture=False)
+    assert directory.identify("U0ALICE").handle == "alice4"
+
+
+def test_first_sight_of_unknown_user_is_refused(directory: Directory) -> None:
+    with pytest.raises(InvalidInput, match="Slack has no user `U0NOSUCH`"):
+        directory.identify("U0NOSUCH")
+    assert people.by_slack_id(directory.tracker, "U0NOSUCH") is None
 
 
 def test_first_sight_avoids_linked_handle(directory: Directory) -> None:
@@ -97,6 +131,56 @@ def test_link_refuses_handle_with_other_email(directory: Directory) -> None:
     alice = directory.identify("U0ALICE")
     with pytest.raises(PermissionDenied, match="another email"):
         directory.link(alice, "bobby")
+
+
+def test_link_refuses_cli_researcher_handle(directory: Directory) -> None:
+    directory.tracker.track("dana-secret", researcher="dana", capture=False)
+    alice = directory.identify("U0ALICE")
+    with pytest.raises(PermissionDenied, match="only an expbot admin") as caught:
+        directory.link(alice, "dana")
+    assert "/exp link dana @alice" in str(caught.value)
+    assert people.by_handle(directory.tracker, "dana") is None
+
+
+def test_link_refuses_collaborator_handle(directory: Directory) -> None:
+    directory.tracker.track(
+        "run", researcher="erin", collaborators=["dana"], capture=False
+    )
+    alice = directory.identify("U0ALICE")
+    with pytest.raises(PermissionDenied, match="already in use"):
+        directory.link(alice, "@dana")
+
+
+def test_link_refuses_person_without_email(directory: Directory) -> None:
+    people.add_person(directory.tracker, "dana")
+    alice = directory.identify("U0ALICE")
+    with pytest.raises(PermissionDenied, match="already in use"):
+        directory.link(alice, "dana")
+
+
+def test_link_takes_person_with_same_email(
+    directory: Directory, fake_slack: FakeSlack
+) -> None:
+    # users.info fails on first sight, so U0ALICE's person has no email.
+    fake_slack.inject("users.info", Fault(status=500))
+    directory.identify("U0ALICE", name_hint="Alice A")
+    people.add_person(directory.tracker, "a.archer", email="alice@example.com")
+    directory.tracker.track("run", researcher="a.archer", capture=False)
+    person = directory.link(directory.identify("U0ALICE"), "a.archer")
+    assert person.slack_user_id == "U0ALICE"
+
+
+def test_link_keeps_own_handle(directory: Directory) -> None:
+    alice = directory.identify("U0ALICE")
+    directory.tracker.track("run", researcher="alice", capture=False)
+    person = directory.link(alice, "alice", team="nlp")
+    assert (person.handle, person.team) == ("alice", "nlp")
+
+
+def test_admin_may_link_cli_researcher_handle(directory: Directory) -> None:
+    directory.tracker.track("dana-secret", researcher="dana", capture=False)
+    carol = directory.identify("U0CAROL")
+    assert directory.link(carol, "dana").slack_user_id == "U0CAROL"
 
 
 def test_admin_may_link_taken_handle(directory: Directory) -> None:

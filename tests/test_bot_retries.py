@@ -61,6 +61,13 @@ def test_claim_concurrent_only_one_wins(tracker) -> None:
     assert results.count(True) == 1
 
 
+def test_release_lets_key_act_again(tracker) -> None:
+    log = RequestLog(tracker)
+    log.claim("post:U0ALICE:C0MLTEAM:1.2:ab")
+    log.release("post:U0ALICE:C0MLTEAM:1.2:ab")
+    assert log.claim("post:U0ALICE:C0MLTEAM:1.2:ab")
+
+
 def test_prune_forgets_old_ids(tracker, clock) -> None:
     log = RequestLog(tracker)
     log.claim("command:old")

@@ -19,12 +19,13 @@ from bot.router import (
     MAX_RESPONSES,
     execute,
     messages,
+    post_key,
     split_command,
 )
 from bot.settings import Settings
 from tests.bot_server import reply_text
 from tests.fakeslack import RESPONSE_URL, FakeSlack
-from tests.fakeslack.payloads import slash_command_body
+from tests.fakeslack.payloads import block_action_payload, slash_command_body
 from tests.fakeslack.signing import signed_headers
 from tracker import Tracker
 
@@ -60,6 +61,8 @@ def ctx(sqlite_tracker: Tracker) -> CommandContext:
         ("  SHOW 3f2a9c ", ("show", "3f2a9c")),
         ("help", ("help", "")),
         ("", ("", "")),
+        ("note\n3f2a9c first\nsecond", ("note", "3f2a9c first\nsecond")),
+        ("show\t3f2a9c", ("show", "3f2a9c")),
     ],
 )
 def test_split_command_cases(text: str, expected: tuple[str, str]) -> None:
@@ -212,3 +215,30 @@ def test_bolt_app_apology_has_no_traceback(
     assert "Traceback" not in text
     assert "secret internal detail" not in text
     assert any(reference.group(1) in r.getMessage() for r in caplog.records)
+
+
+def post_click(message_ts: str | None, value: str = "{}") -> dict:
+    return block_action_payload(
+        action_id=ACTION_POST_TO_CHANNEL, value=value, message_ts=message_ts
+    )
+
+
+def test_post_key_same_for_double_click() -> None:
+    first, second = post_click("1700000000.000100"), post_click("1700000000.000100")
+    assert first["actions"][0]["action_ts"] != second["actions"][0]["action_ts"]
+    assert post_key(first) == post_key(second)
+
+
+def test_post_key_differs_per_message_and_value() -> None:
+    keys = {
+        post_key(post_click("1700000000.000100")),
+        post_key(post_click("1700000000.000200")),
+        post_key(post_click("1700000000.000100", value='{"text": "help"}')),
+    }
+    assert len(keys) == 3
+
+
+def test_post_key_none_without_message() -> None:
+    payload = post_click(None)
+    del payload["container"]
+    assert post_key(payload) is None

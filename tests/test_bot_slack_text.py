@@ -7,11 +7,14 @@ import pytest
 from bot.slack_text import (
     code,
     escape,
+    group_mentions,
     mentioned_user_ids,
     parse_token,
+    split_first,
     split_words,
     to_plain,
     unescape,
+    unquote,
 )
 
 HANDLES = {"U0ALICE": "alice", "U0BOB": "bob"}
@@ -100,7 +103,55 @@ def test_mentioned_user_ids_in_order() -> None:
         ("  a   b ", ["a", "b"]),
         ('"unclosed phrase', ['"unclosed phrase']),
         ("", []),
+        ('summary team:"ml research" all', ["summary", 'team:"ml research"', "all"]),
+        ("team:\u201cml research\u201d", ["team:\u201cml research\u201d"]),
+        ('a:"x \\" y" b', ['a:"x \\" y"', "b"]),
+        ("a\nb\tc", ["a", "b", "c"]),
+        ("it\u2019s fine", ["it\u2019s", "fine"]),
     ],
 )
 def test_split_words_keeps_phrases(text: str, expected: list[str]) -> None:
     assert split_words(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("word", "expected"),
+    [
+        ('team:"ml research"', "team:ml research"),
+        ("\u201cml research\u201d", "ml research"),
+        ('"say \\"hi\\""', 'say "hi"'),
+        ('"back\\\\slash"', "back\\slash"),
+        ('"kept \\n"', "kept \\n"),
+        ("plain", "plain"),
+    ],
+)
+def test_unquote_cases(word: str, expected: str) -> None:
+    assert unquote(word) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("note abc\nfirst line", ("note", "abc\nfirst line")),
+        ("  show\t3f2a9c ", ("show", "3f2a9c ")),
+        ("help", ("help", "")),
+        ("   ", ("", "")),
+    ],
+)
+def test_split_first_at_any_whitespace(text: str, expected: tuple[str, str]) -> None:
+    assert split_first(text) == expected
+
+
+def test_group_mentions_finds_groups_only() -> None:
+    text = (
+        "share x <@U0BOB|bob> <!subteam^S0ML|@ml-team> <!here> <!channel> "
+        "<!everyone> <#C0GENERAL|general> <!date^1700000000^{date}|Nov 14> "
+        "<https://example.com|site>"
+    )
+    assert group_mentions(text) == [
+        "@ml-team",
+        "@here",
+        "@channel",
+        "@everyone",
+        "#general",
+    ]

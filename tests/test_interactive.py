@@ -41,7 +41,7 @@ from tests.fakeslack.payloads import (
     view_submission_body,
 )
 from tests.fakeslack.signing import JSON_CONTENT_TYPE, signed_headers
-from tracker import Tracker
+from tracker import Tracker, people
 from tracker.records import ExperimentRecord
 
 CHANNEL = "C0MLTEAM"
@@ -86,6 +86,8 @@ def app(
 
 @pytest.fixture
 def experiment(sqlite_tracker: Tracker) -> ExperimentRecord:
+    # With her email on record, U0ALICE is linked to `alice` on first sight.
+    people.add_person(sqlite_tracker, "alice", email="alice@example.com")
     return sqlite_tracker.track(
         "bert lr=3e-5",
         researcher="alice",

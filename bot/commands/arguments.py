@@ -11,10 +11,10 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 
 from bot.commands.base import CommandContext, UsageError
-from bot.slack_text import split_words
+from bot.slack_text import split_words, unquote
 from tracker import people
 
-_OPTION = re.compile(r"^([a-z]+):(.*)$")
+_OPTION = re.compile(r"^([a-z]+):(.*)$", re.DOTALL)
 
 
 def words(args: str) -> list[str]:
@@ -36,7 +36,8 @@ def take_options(
         if match is None or match.group(1) not in allowed:
             rest.append(item)
             continue
-        name, value = match.group(1), match.group(2).strip('"')
+        # `team:"ml research"` gives the team `ml research`.
+        name, value = match.group(1), unquote(match.group(2))
         if not value:
             raise UsageError(f"Option `{name}:` needs a value, e.g. `{name}:nlp`.")
         if name in options:

@@ -36,6 +36,9 @@ class CommandContext:
     # True when the reply will be posted to a channel. Reads then return
     # only team-visible experiments, whatever the user may see.
     public: bool = False
+    # Mentions of channels and groups in the Slack text, such as `@here`;
+    # the plain argument text no longer tells them from people.
+    group_mentions: tuple[str, ...] = ()
 
     @property
     def viewer(self) -> str:

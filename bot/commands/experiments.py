@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.commands.arguments import handle_word, one_id, slack_ids, words
 from bot.commands.base import ID_HINT, CommandContext, Reply, UsageError, command
-from bot.slack_text import escape
+from bot.slack_text import escape, split_first
 from bot.views import experiment_card
 from bot.views.blocks import mention, section
 from tracker.records import ExperimentRecord
@@ -86,6 +86,11 @@ def card_reply(ctx: CommandContext, record: ExperimentRecord, intro: str = "") -
 def share(ctx: CommandContext, args: str) -> Reply:
     items = words(args)
     identifier = one_id(items)
+    if ctx.group_mentions:
+        raise UsageError(
+            f"Cannot share with {', '.join(ctx.group_mentions)}: share with "
+            "people, not groups or channels. Name each person, e.g. `@bob @carol`."
+        )
     handles = [handle_word(item) for item in items[1:]]
     if not handles:
         raise UsageError("Name at least one person to share with, e.g. `@bob`.")
@@ -111,7 +116,7 @@ def share(ctx: CommandContext, args: str) -> Reply:
     changes_data=True,
 )
 def note(ctx: CommandContext, args: str) -> Reply:
-    identifier, _, text = args.strip().partition(" ")
+    identifier, text = split_first(args)
     if not identifier:
         one_id([])
     if not text.strip():

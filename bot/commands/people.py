@@ -16,9 +16,10 @@ Links your Slack account to a researcher handle: the name your experiments \
 record as their researcher (`$EXPBOT_RESEARCHER` or `$USER` in the CLI). \
 expbot links you by your Slack email on first use; link explicitly when \
 that guess is wrong. `team:NAME` also sets your team, which `/exp summary` \
-and `/exp report` use by default. A handle linked to someone else, or \
-recorded with another email, can only be linked by an admin, who may link \
-another user by mentioning them.
+and `/exp report` use by default. A handle already in use (in the people \
+list, or as an experiment's researcher or collaborator) is yours to link \
+only when its stored email is your Slack email. Otherwise an admin links \
+it, mentioning you.
 Examples:
 • `/exp link alice`
 • `/exp link alice team:nlp`

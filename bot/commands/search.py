@@ -6,7 +6,7 @@ import re
 
 from bot.commands.arguments import slack_ids, take_options, words
 from bot.commands.base import ID_HINT, CommandContext, Reply, UsageError, command
-from bot.slack_text import code, escape
+from bot.slack_text import code, escape, split_first
 from bot.views import (
     SEARCH_PAGE_SIZE,
     comparison_blocks,
@@ -138,7 +138,7 @@ def _sorted_metrics(query: str) -> list[str]:
     details=LEADERBOARD_DETAILS,
 )
 def leaderboard(ctx: CommandContext, args: str) -> Reply:
-    metric, _, rest = args.strip().partition(" ")
+    metric, rest = split_first(args)
     if not metric:
         raise UsageError("Name the metric to rank by, e.g. `accuracy`.")
     query = search_query(rest)
