@@ -105,26 +105,6 @@ def handle_from(text: str) -> str:
     return candidate[: validation.MAX_HANDLE_CHARS - 3] or "user"
 
 
-def free_handle(tracker: Tracker, base: str, *, slack_user_id: str) -> str:
-    """Return `base`, or `base2`, `base3`, ..., whichever this user may take.
-
-    A handle is free when no person has it, or when its person is linked
-    to no Slack user (experiments recorded from the CLI under that name
-    then belong to the user who takes it).
-    """
-    base = validation.handle(base)
-    with tracker.db.read() as session:
-        for number in range(1, MAX_HANDLE_SUFFIX + 1):
-            candidate = base if number == 1 else f"{base}{number}"
-            row = session.get(models.Person, candidate)
-            if row is None or row.slack_user_id in (None, slack_user_id):
-                return candidate
-    raise InvalidInput(
-        f"Handles {base} to {base}{MAX_HANDLE_SUFFIX} are all taken: "
-        "pick another with `/exp link HANDLE`."
-    )
-
-
 def link_slack_user(
     tracker: Tracker,
     handle: str,
