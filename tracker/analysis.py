@@ -245,7 +245,7 @@ def _best(values: dict[str, float | None], direction: str) -> str | None:
 
 
 def names_status(node: Any) -> bool:
-    """Whether a parsed query has a `status:` term anywhere."""
+    """Return whether a parsed query has a `status:` term anywhere."""
     if isinstance(node, Field):
         return node.name == "status"
     if isinstance(node, Not):

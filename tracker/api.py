@@ -2,8 +2,8 @@
 
 Each public method is one database transaction. A change that someone may
 want to hear about writes its outbox event in that same transaction, so an
-event exists exactly when its change was committed, and nothing here ever
-talks to Slack: a training script never waits on or fails because of it.
+event exists exactly when its change was committed. Nothing here talks to
+Slack, so a training script does not wait on Slack or fail because of it.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ MAX_PAGE_SIZE = 1000
 MAX_OFFSET = 10**9
 # Columns of a metric direction that a new setting replaces.
 UPSERT_COLUMNS = ("direction", "goal", "set_by", "updated_at")
-# What logging metrics reads: summaries to update, collaborators to check.
+# Relationships that logging metrics loads: summaries and collaborators.
 METRIC_OPTIONS = (
     selectinload(models.Experiment.metrics),
     selectinload(models.Experiment.collaborators),
@@ -68,7 +68,7 @@ def default_team() -> str:
 
 
 class Tracker:
-    """Records experiments, their metrics and configs, and answers queries.
+    """Records experiments, their metrics and configs, and runs queries on them.
 
     `database_url` defaults to `$EXPBOT_DATABASE_URL`, else SQLite in
     `$EXPBOT_HOME/expbot.db`. The schema is created or upgraded on first

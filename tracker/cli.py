@@ -406,7 +406,7 @@ def cmd_db(tracker: Tracker, args: argparse.Namespace) -> int:
 
 
 def me() -> str:
-    """The researcher the CLI acts as: the same rules as in Slack apply.
+    """Return the researcher the CLI acts as, under the same rules as Slack.
 
     Others' private experiments are hidden, and only an experiment's
     researcher and collaborators may change it.

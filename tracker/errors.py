@@ -11,8 +11,8 @@
      +-- NotInTrackedTask        `current()` called outside a tracked launch
      +-- StorageError            the database failed or could not be reached
 
-Every message names the offending value and says what to do instead, so
-the CLI and the bot can show it as is. Storage code converts SQLAlchemy
+Every message names the offending value and what to do instead, so the
+CLI and the bot can show it as is. Storage code converts SQLAlchemy
 errors into `StorageError`, chained with `from exc`.
 """
 
