@@ -212,7 +212,7 @@ def ask_questions(
     options: Options,
     warnings: list[str],
 ) -> None:
-    """Check each side's answers, then time the sides in turns, call by call."""
+    """Check each side's results, then time the sides in turns, call by call."""
     for entry in entries:
         entry.figures["questions"] = {}
     for question in questions():
@@ -221,8 +221,8 @@ def ask_questions(
             found = entry.side.search(question)
             if found != expected:
                 message = (
-                    f"{entry.key} answered {question.key!r} with {len(found)} "
-                    f"experiments that differ from the reference's {len(expected)}"
+                    f"{entry.key} returned {len(found)} experiments for "
+                    f"{question.key!r} that differ from the reference's {len(expected)}"
                 )
                 logger.warning("%s", message)
                 warnings.append(message)

@@ -71,14 +71,14 @@ def test_workload_logs_every_step() -> None:
     assert len(spec.points) == STEPS
 
 
-def test_expbot_answers_match_reference(results: dict[str, Any]) -> None:
+def test_expbot_results_match_reference(results: dict[str, Any]) -> None:
     answers = results["backends"]["expbot_sqlite"]["questions"]
     for question in questions():
         assert answers[question.key]["matches_reference"], question.key
 
 
 @pytest.mark.skipif(not HAS_MLFLOW, reason="MLflow is not installed")
-def test_mlflow_answers_match_reference(results: dict[str, Any]) -> None:
+def test_mlflow_results_match_reference(results: dict[str, Any]) -> None:
     answers = results["backends"]["mlflow_sqlite"]["questions"]
     for question in questions():
         assert answers[question.key]["matches_reference"], question.key
