@@ -29,8 +29,8 @@ GIT_TIMEOUT_SECONDS = 2
 def capture(cwd: str | None = None) -> dict[str, Any]:
     """Return git state, command line, host, Python and package versions.
 
-    Each fact is left out when it cannot be found; capturing never fails
-    the tracking call it belongs to.
+    The git facts are left out when git is missing, fails or times out
+    (after 2 s), so a run outside a checkout is still tracked.
     """
     facts: dict[str, Any] = {
         "argv": list(sys.argv),
@@ -58,9 +58,9 @@ def package_versions() -> dict[str, str]:
 def git_state(cwd: str) -> dict[str, Any]:
     """Return the commit and dirty flag of the checkout at `cwd`.
 
-    Cached for the life of the process: the code a process runs is the code
-    it loaded at start, so later commits in the checkout do not describe it,
-    and a sweep of many runs then costs two git calls instead of two each.
+    Cached for the life of the process, because the code a process runs is
+    the code it loaded at start: later commits do not describe it. A sweep
+    of many runs then costs two git calls in all, not two per run.
     """
     commit = _git(cwd, "rev-parse", "HEAD")
     if commit is None:

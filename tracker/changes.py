@@ -1,6 +1,6 @@
 """Changes to an experiment row inside a write transaction.
 
-The Tracker opens the transaction and loads the row; these functions
+The Tracker opens the transaction and loads the row. These functions
 change it and add the rows that go with the change (metric points, config
 versions, outbox events), so each public call stays one transaction.
 """
@@ -174,7 +174,7 @@ def _goals(
 
 
 def _is_older(step: int | None, current: models.MetricSummary | None) -> bool:
-    """Whether a point logged at `step` is behind the summary's step."""
+    """Return whether a point logged at `step` is behind the summary's step."""
     if current is None or step is None or current.step is None:
         return False
     return step < current.step
