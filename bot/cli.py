@@ -122,7 +122,7 @@ def configure_logging(level_name: str) -> None:
     )
     # Alembic logs every migration plugin at INFO on each start.
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    # Bolt logs a rejected request's whole body at INFO, and the body holds
+    # Bolt logs a rejected request's whole body at INFO, and the body contains
     # a response_url that can post to the channel for 30 minutes.
     if (level or logging.INFO) > logging.DEBUG:
         logging.getLogger("slack_bolt").setLevel(logging.WARNING)

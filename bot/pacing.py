@@ -2,7 +2,7 @@
 
 Slack accepts about one `chat.postMessage` per second per channel and
 rejects faster posts with HTTP 429. The pacer spaces this process's posts
-to each target and remembers the `Retry-After` holds Slack asked for.
+to each target and stores the `Retry-After` waits that Slack requested.
 Several dispatchers do not share a pacer; a 429 from their combined rate
 is honoured like any other.
 """

@@ -41,7 +41,7 @@ def sqlite_url(tmp_path) -> str:
 
 @pytest.fixture(scope="session")
 def postgres_available() -> str | None:
-    """Return None when PostgreSQL answers, else the reason it does not."""
+    """Return None when PostgreSQL accepts a connection, else the reason."""
     try:
         engine = create_engine(POSTGRES_SERVER)
         with engine.connect() as connection:

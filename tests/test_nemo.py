@@ -507,7 +507,7 @@ def test_sync_flags_stale_launch(synced):
     assert record.custom["nemo_tasks"][0]["target"].endswith("hold.sh")
     # The frozen state is whatever NeMo Run saved before the launcher died:
     # RUNNING after its first poll, SUBMITTED or PENDING if the kill came
-    # first. CI has seen SUBMITTED although the jobs file said RUNNING.
+    # first. One CI run read SUBMITTED while the jobs file contained RUNNING.
     assert set(record.custom["nemo_task_states"]) == {"hold"}
     assert record.custom["nemo_task_states"]["hold"] in {
         "RUNNING",

@@ -1,4 +1,4 @@
-"""Which way is better for a metric: maximize or minimize."""
+"""Metric directions: whether a metric is maximized or minimized."""
 
 from __future__ import annotations
 

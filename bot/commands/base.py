@@ -1,8 +1,8 @@
 """What every `/exp` subcommand receives and returns.
 
 Handlers are plain functions from a `CommandContext` and the argument text
-to a `Reply`, so the same code answers Slack, the Socket Mode connection
-and `expbot shell`. A handler raises `tracker.errors` exceptions for bad
+to a `Reply`, so the same code serves HTTP requests, the Socket Mode
+connection and `expbot shell`. A handler raises `tracker.errors` exceptions for bad
 input; the router turns them into a short reply.
 """
 
@@ -36,8 +36,8 @@ class CommandContext:
     # True when the reply will be posted to a channel. Reads then return
     # only team-visible experiments, whatever the user may see.
     public: bool = False
-    # Mentions of channels and groups in the Slack text, such as `@here`;
-    # the plain argument text no longer tells them from people.
+    # Mentions of channels and groups in the Slack text, such as `@here`.
+    # The plain argument text cannot distinguish them from people.
     group_mentions: tuple[str, ...] = ()
 
     @property
@@ -56,11 +56,11 @@ class UsageError(InvalidInput):
 
 @dataclass
 class Reply:
-    """An answer: Block Kit blocks plus the fallback text Slack requires."""
+    """A reply: Block Kit blocks plus the fallback text Slack requires."""
 
     text: str
     blocks: list[Block] = field(default_factory=list)
-    # "ephemeral" answers only the user; "in_channel" posts for everyone.
+    # "ephemeral" shows the reply to the user only; "in_channel" to everyone.
     response_type: str = "ephemeral"
     # Whether to offer a "Post to channel" button under an ephemeral answer.
     shareable: bool = True
