@@ -7,17 +7,19 @@ a Tracker and run one transaction each, like the Tracker's own methods.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from tracker import models, validation
-from tracker.errors import InvalidInput
+from tracker.errors import InvalidInput, StorageError
 
 if TYPE_CHECKING:
     from tracker.api import Tracker
@@ -39,6 +41,14 @@ class PersonRecord:
     @classmethod
     def from_model(cls, row: models.Person) -> PersonRecord:
         return cls(row.handle, row.slack_user_id, row.email, row.display_name, row.team)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The outcome of `claim_handle`: the handle's person, and whether it is yours."""
+
+    person: PersonRecord
+    linked: bool
 
 
 def by_handle(tracker: Tracker, handle: str) -> PersonRecord | None:
@@ -118,7 +128,8 @@ def link_slack_user(
 
     A Slack user has one handle: linking moves the Slack id (and the email,
     which belongs to the same account) off any other person. Policy, such
-    as who may take a handle, is the caller's.
+    as who may take a handle, is the caller's. `claim_handle` links only a
+    handle that no other Slack user has.
     """
     handle = validation.handle(handle)
     email = email.strip().lower() if email else None
@@ -126,25 +137,52 @@ def link_slack_user(
         team = validation.label(team, "team")
     with tracker.db.write() as session:
         now = tracker.clock()
-        _release(session, handle, "slack_user_id", slack_user_id)
-        if email is not None:
-            _release(session, handle, "email", email)
-        # Flush the releases first: the unique columns are checked per
-        # statement, and the update below may otherwise run before them.
-        session.flush()
         row = session.get(models.Person, handle)
         if row is None:
-            row = models.Person(handle=handle, display_name="", team="")
+            row = models.Person(handle=handle, display_name="", team="", updated_at=now)
             session.add(row)
-        row.slack_user_id = slack_user_id
-        if email is not None and row.email in (None, email):
-            row.email = email
-        if display_name:
-            row.display_name = display_name[:200]
-        if team is not None:
-            row.team = team
+        _attach(session, row, slack_user_id, email, display_name, team)
         row.updated_at = now
         return PersonRecord.from_model(row)
+
+
+def claim_handle(
+    tracker: Tracker,
+    handle: str,
+    slack_user_id: str,
+    *,
+    email: str | None = None,
+    display_name: str | None = None,
+    team: str | None = None,
+) -> Claim:
+    """Link a Slack user to `handle` unless someone else has it.
+
+    The claim wins when the person is new, is already this user's, or is
+    linked to no Slack user and has `email`. A lost claim changes nothing
+    and returns the person who has the handle, with `linked=False`.
+
+    Of concurrent claims of one handle exactly one wins: a new person is
+    created with INSERT ... ON CONFLICT DO NOTHING on the handle, which is
+    the primary key, and an existing one is read with SELECT ... FOR UPDATE
+    on PostgreSQL. SQLite runs one write transaction at a time.
+    """
+    handle = validation.handle(handle)
+    email = email.strip().lower() if email else None
+    if team is not None:
+        team = validation.label(team, "team")
+    with tracker.db.write() as session:
+        now = tracker.clock()
+        created = _insert_if_missing(session, tracker.db.dialect, handle, now)
+        row = session.get(models.Person, handle, with_for_update=True)
+        if row is None:
+            raise StorageError(
+                f"Person `{handle}` disappeared while it was being linked; try again."
+            )
+        if not created and not _may_claim(row, slack_user_id, email):
+            return Claim(PersonRecord.from_model(row), linked=False)
+        _attach(session, row, slack_user_id, email, display_name, team)
+        row.updated_at = now
+        return Claim(PersonRecord.from_model(row), linked=True)
 
 
 def add_person(
@@ -197,6 +235,30 @@ def _find_one(tracker: Tracker, condition: ColumnElement[bool]) -> PersonRecord 
         return PersonRecord.from_model(row) if row else None
 
 
+def _attach(
+    session: Session,
+    row: models.Person,
+    slack_user_id: str,
+    email: str | None,
+    display_name: str | None,
+    team: str | None,
+) -> None:
+    """Link `row` to the Slack user, moving the Slack id and email off others."""
+    _release(session, row.handle, "slack_user_id", slack_user_id)
+    if email is not None:
+        _release(session, row.handle, "email", email)
+    # Flush the releases first: the unique columns are checked per
+    # statement, and the update below may otherwise run before them.
+    session.flush()
+    row.slack_user_id = slack_user_id
+    if email is not None and row.email in (None, email):
+        row.email = email
+    if display_name:
+        row.display_name = display_name[:200]
+    if team is not None:
+        row.team = team
+
+
 def _release(session: Session, handle: str, column: str, value: str) -> None:
     """Clear a unique column on every other person that has `value` in it."""
     session.execute(
@@ -204,3 +266,25 @@ def _release(session: Session, handle: str, column: str, value: str) -> None:
         .where(getattr(models.Person, column) == value, models.Person.handle != handle)
         .values({column: None})
     )
+
+
+def _insert_if_missing(
+    session: Session, dialect: str, handle: str, now: dt.datetime
+) -> bool:
+    """Insert an unlinked person for `handle`; return False if one existed."""
+    values = {"handle": handle, "display_name": "", "team": "", "updated_at": now}
+    statement: Any
+    if dialect == "postgresql":
+        statement = postgresql.insert(models.Person).values(**values)
+    else:
+        statement = sqlite.insert(models.Person).values(**values)
+    statement = statement.on_conflict_do_nothing(index_elements=["handle"])
+    # RETURNING yields no row when the conflict skipped the insert.
+    inserted = session.scalar(statement.returning(models.Person.handle))
+    return inserted is not None
+
+
+def _may_claim(row: models.Person, slack_user_id: str, email: str | None) -> bool:
+    if row.slack_user_id == slack_user_id:
+        return True
+    return row.slack_user_id is None and email is not None and row.email == email
