@@ -100,6 +100,8 @@ class Experiment(Base):
     ended_at: Mapped[dt.datetime | None]
     # Seconds from started_at to ended_at, stored when the experiment ends
     # so that a team's mean and median duration read one index.
+    # NOTE: a row that another tool ends without tracker.changes.finish has
+    # no duration, and the summary and reports leave it out of durations.
     duration_seconds: Mapped[float | None] = mapped_column(Float)
     updated_at: Mapped[dt.datetime]
     reason: Mapped[str] = mapped_column(Text, default="")

@@ -131,12 +131,12 @@ def outcome_counts(session: Session, window: Window) -> dict[str, int]:
 
 
 def open_at(team: str, moment: dt.datetime, *columns: Any) -> CompoundSelect:
-    """Select `columns` of the team's experiments created before `moment` and
-    not ended by it.
+    """Select `columns` of the team's experiments open at `moment`.
 
-    The two parts are disjoint (no end time, or an end at or after `moment`)
-    and each reads an index range: the experiments running now, and those
-    that ended after `moment`. A single OR would make SQLite read every
+    Open means created before `moment` and not ended by it. The two parts
+    are disjoint (no end time, or an end at or after `moment`) and each
+    reads an index range: the experiments running now, and those that
+    ended after `moment`. A single OR would make SQLite read every
     experiment the team created before `moment`. A row whose status is
     running has no end time, because ending sets both together.
     """
