@@ -34,6 +34,9 @@ def finish(
         # Free-text search covers the failure reason, e.g. "out of memory".
         row.search_text = f"{row.search_text}\n{reason.lower()}"
     row.ended_at = ended_at
+    # Stored so that summaries and reports read durations from an index.
+    started = row.started_at
+    row.duration_seconds = (ended_at - started).total_seconds() if started else None
     row.updated_at = now
     logger.info("experiment %s is %s", row.id, status)
 
