@@ -15,6 +15,11 @@ class Fault:
     seconds, after which the fake handles it as usual. That is what a client
     timeout looks like when Slack did act on the request: the message is
     posted, but the client never sees the reply.
+
+    With `acts`, the fake handles the call first and then sends the fault's
+    reply (after `delay`): Slack did the work, but the client sees an error
+    or a timeout. A message posted so shows in history `visible_after`
+    seconds later on the workspace's clock.
     """
 
     status: int = 200
@@ -22,6 +27,8 @@ class Fault:
     retry_after: int | None = None
     delay: float = 0.0
     body: str | None = None
+    acts: bool = False
+    visible_after: float = 0.0
 
     @classmethod
     def server_error(cls, status: int = 500) -> Fault:
@@ -34,6 +41,25 @@ class Fault:
     @classmethod
     def slow(cls, delay: float) -> Fault:
         return cls(delay=delay)
+
+    @classmethod
+    def late_success(
+        cls, *, visible_after: float = 0.0, delay: float = 0.0, status: int = 200
+    ) -> Fault:
+        """Slack posts, but the client sees `status` or a timeout.
+
+        For a timeout, make `delay` longer than the client's timeout. The
+        message is in history only `visible_after` seconds after the post,
+        on the workspace's clock.
+        """
+        error = "fatal_error" if status >= 500 else None
+        return cls(
+            status=status,
+            error=error,
+            delay=delay,
+            acts=True,
+            visible_after=visible_after,
+        )
 
     @classmethod
     def slack_error(cls, error: str) -> Fault:

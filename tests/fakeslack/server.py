@@ -106,7 +106,9 @@ class FakeSlack:
     """A Slack workspace and Web API served on 127.0.0.1 at a free port.
 
     Use it as a context manager, or call `start()` and `stop()`.
-    `rate_limit=None` turns off the chat.postMessage rate limit.
+    `rate_limit=None` turns off the chat.postMessage rate limit. `clock`
+    (seconds since the epoch, default `time.time`) decides when a late
+    success shows in history; tests pass their fake clock.
     """
 
     def __init__(
@@ -119,12 +121,15 @@ class FakeSlack:
         rate_limit: RateLimit | None = DEFAULT_RATE_LIMIT,
         users: list[User] | None = None,
         channels: list[Channel] | None = None,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         self.bot_token = bot_token
         self.app_token = app_token
         self.signing_secret = signing_secret
         self.scopes = frozenset(scopes)
         self.workspace = Workspace(users, channels)
+        if clock is not None:
+            self.workspace.clock = clock
         self.log = CallLog()
         self.faults = FaultQueue()
         self.lock = threading.RLock()
@@ -299,11 +304,31 @@ class FakeSlack:
     ) -> Reply:
         token = bearer_token(headers) or params.pop("token", None)
         fault = self.faults.take(method)
+        if fault is not None and fault.acts:
+            return self._act_then_fail(fault, method, params, token)
         if fault is not None and fault.delay:
             self._stopping.wait(fault.delay)
         if fault is not None and fault.replaces_reply:
             return fault_reply(fault)
         return self._call_method(method, params, token)
+
+    def _act_then_fail(
+        self, fault: Fault, method: str, params: dict[str, Any], token: str | None
+    ) -> Reply:
+        """Do the call, hide what it posted for a while, then reply with `fault`."""
+        status, reply, extra = self._call_method(method, params, token)
+        if isinstance(reply, dict) and reply.get("ok") and "ts" in reply:
+            with self.lock:
+                posted = self.workspace.find_message(
+                    str(reply.get("channel")), str(reply["ts"])
+                )
+                if posted is not None:
+                    posted.visible_at = self.workspace.clock() + fault.visible_after
+        if fault.delay:
+            self._stopping.wait(fault.delay)
+        if fault.replaces_reply:
+            return fault_reply(fault)
+        return status, reply, extra
 
     def _call_method(
         self, method: str, params: dict[str, Any], token: str | None
