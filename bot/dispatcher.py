@@ -92,7 +92,14 @@ class DispatchStats:
     released: int = 0
 
     def busy(self) -> bool:
-        return bool(self.delivered or self.rolled_up or self.retried or self.parked)
+        # Routing counts: with a backlog, the next run routes on at once.
+        return bool(
+            self.routed
+            or self.delivered
+            or self.rolled_up
+            or self.retried
+            or self.parked
+        )
 
 
 @dataclass
