@@ -23,6 +23,7 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
@@ -39,10 +40,12 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-# Events read and routed per step inside a transaction.
-ROUTE_CHUNK = 50
-# A transaction takes no further chunk once it has run this long, so a
-# command waits for the write lock about this long at most.
+# Events in the first chunk of a routing run, before their cost is known.
+FIRST_CHUNK = 10
+MAX_CHUNK = 200
+# A transaction takes no further chunk once it has run this long, and its
+# chunks are sized from the last chunk's cost per event to end near it.
+# A command then waits for the write lock about this long at most.
 TRANSACTION_SECONDS = 0.025
 # Routing time per dispatcher run; the run delivers after that.
 RUN_SECONDS = 1.0
@@ -51,6 +54,23 @@ RUN_SECONDS = 1.0
 MIN_PAUSE_SECONDS = 0.005
 # Any constant works; it only has to differ from the other advisory locks.
 _ROUTING_LOCK_KEY = 7146220816
+
+
+@dataclass
+class _ChunkSizer:
+    """Sizes chunks so that a transaction ends near its time budget."""
+
+    seconds_per_event: float | None = None
+
+    def size(self, seconds_left: float) -> int:
+        if self.seconds_per_event is None:
+            return FIRST_CHUNK
+        fits = int(seconds_left / self.seconds_per_event)
+        return max(1, min(MAX_CHUNK, fits))
+
+    def measured(self, events: int, seconds: float) -> None:
+        if events:
+            self.seconds_per_event = max(seconds, 1e-6) / events
 
 
 def route_events(
@@ -73,12 +93,13 @@ def route_events(
     if not _has_unrouted(tracker):
         return 0
     started = timer()
+    sizer = _ChunkSizer()
     routed = deliveries = transactions = 0
     while limit is None or routed < limit:
         room = None if limit is None else limit - routed
         began = timer()
         events, added, more = _route_transaction(
-            tracker, now, room, transaction_seconds, timer
+            tracker, now, room, _Budget(transaction_seconds, timer, sizer)
         )
         routed += events
         deliveries += added
@@ -97,20 +118,25 @@ def route_events(
     return routed
 
 
+@dataclass
+class _Budget:
+    """The time one routing transaction may take, and how to size its chunks."""
+
+    seconds: float
+    timer: Callable[[], float]
+    sizer: _ChunkSizer
+
+
 def _route_transaction(
-    tracker: Tracker,
-    now: dt.datetime,
-    limit: int | None,
-    seconds: float,
-    timer: Callable[[], float],
+    tracker: Tracker, now: dt.datetime, limit: int | None, budget: _Budget
 ) -> tuple[int, int, bool]:
-    """Route events in one write transaction until `seconds` or `limit` is used.
+    """Route events in one write transaction until its budget or `limit` is used.
 
     Returns the numbers of events routed and deliveries added, and whether
     events may be left. Routes nothing when another dispatcher holds the
     routing lock.
     """
-    started = timer()
+    started = budget.timer()
     routed = deliveries = 0
     more = False
     with tracker.db.write() as session:
@@ -121,7 +147,10 @@ def _route_transaction(
         ).all()
         after = 0
         while limit is None or routed < limit:
-            size = ROUTE_CHUNK if limit is None else min(ROUTE_CHUNK, limit - routed)
+            chunk_started = budget.timer()
+            size = budget.sizer.size(budget.seconds - (chunk_started - started))
+            if limit is not None:
+                size = min(size, limit - routed)
             events = session.scalars(
                 select(models.Event)
                 .where(models.Event.routed_at.is_(None), models.Event.id > after)
@@ -131,10 +160,11 @@ def _route_transaction(
             if events:
                 deliveries += _route_chunk(session, events, subscriptions, now)
                 routed += len(events)
+                budget.sizer.measured(len(events), budget.timer() - chunk_started)
             if len(events) < size:
                 break
             after = events[-1].id
-            if timer() - started >= seconds:
+            if budget.timer() - started >= budget.seconds:
                 more = True
                 break
     return routed, deliveries, more
@@ -161,6 +191,8 @@ def _route_chunk(
                 )
             )
         event.routed_at = now
+    # Written now, so that the chunk's measured cost includes the writes.
+    session.flush()
     return sum(len(found) for found in targets.values())
 
 
