@@ -64,12 +64,7 @@ MAX_ATTEMPTS = 20
 MAX_INLINE_WAIT_SECONDS = 5.0
 AUTH_PAUSE = dt.timedelta(minutes=5)
 SLACK_TIMEOUT_SECONDS = 20
-# After a post whose outcome is unknown (a timeout, a connection error, a
-# 5xx), Slack may still be writing the message, or may have written it
-# without showing it in history yet. A history check made sooner could
-# miss it and post a second copy, so the delivery waits this long before
-# it is looked up and, if not found, posted again.
-AMBIGUOUS_RETRY_SECONDS = 60.0
+AMBIGUOUS_RETRY_SECONDS = pacing.AMBIGUOUS_RETRY_SECONDS
 # Failures of these calls may have posted the message. "dispatch" stands
 # for an unexpected error in the dispatcher itself, e.g. while recording.
 _MAY_HAVE_POSTED = frozenset({"chat.postMessage", "dispatch"})
