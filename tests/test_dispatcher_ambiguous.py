@@ -85,6 +85,23 @@ def test_late_success_after_server_error_posts_once(tracker, slack, clock):
     assert len(slack.calls("chat.postMessage")) == 1
 
 
+def test_late_success_after_reset_posts_once(tracker, slack, clock):
+    subscribe(tracker, GENERAL)
+    dispatcher = make_dispatcher(tracker, slack, clock)
+    slack.inject(
+        "chat.postMessage", Fault.late_success(visible_after=VISIBLE_AFTER, drop=True)
+    )
+    tracker.track("bert", researcher="alice")
+
+    first = dispatcher.run_once()
+    drain(dispatcher, clock)
+
+    [row] = deliveries(tracker)
+    assert first.retried == 1
+    assert posted_ids(slack, [GENERAL]) == Counter({row.id: 1})
+    assert len(slack.calls("chat.postMessage")) == 1
+
+
 def test_late_reply_in_thread_posts_once(tracker, slack, clock):
     subscribe(tracker, GENERAL)
     dispatcher = make_dispatcher(tracker, slack, clock)

@@ -19,7 +19,8 @@ class Fault:
     With `acts`, the fake handles the call first and then sends the fault's
     reply (after `delay`): Slack did the work, but the client sees an error
     or a timeout. A message posted so shows in history `visible_after`
-    seconds later on the workspace's clock.
+    seconds later on the workspace's clock. With `drop`, the fake closes
+    the connection instead of replying, and the client sees it reset.
     """
 
     status: int = 200
@@ -29,6 +30,7 @@ class Fault:
     body: str | None = None
     acts: bool = False
     visible_after: float = 0.0
+    drop: bool = False
 
     @classmethod
     def server_error(cls, status: int = 500) -> Fault:
@@ -44,13 +46,18 @@ class Fault:
 
     @classmethod
     def late_success(
-        cls, *, visible_after: float = 0.0, delay: float = 0.0, status: int = 200
+        cls,
+        *,
+        visible_after: float = 0.0,
+        delay: float = 0.0,
+        status: int = 200,
+        drop: bool = False,
     ) -> Fault:
-        """Slack posts, but the client sees `status` or a timeout.
+        """Slack posts, but the client sees `status`, a timeout or a reset.
 
-        For a timeout, make `delay` longer than the client's timeout. The
-        message is in history only `visible_after` seconds after the post,
-        on the workspace's clock.
+        For a timeout, make `delay` longer than the client's timeout; for a
+        reset, pass `drop`. The message is in history only `visible_after`
+        seconds after the post, on the workspace's clock.
         """
         error = "fatal_error" if status >= 500 else None
         return cls(
@@ -59,6 +66,7 @@ class Fault:
             delay=delay,
             acts=True,
             visible_after=visible_after,
+            drop=drop,
         )
 
     @classmethod

@@ -37,6 +37,7 @@ from tests.fakeslack.faults import Fault, FaultQueue
 from tests.fakeslack.limits import RateLimit, RateLimiter
 from tests.fakeslack.response_urls import ResponseUrls
 from tests.fakeslack.wire import (
+    DROPPED,
     Reply,
     bearer_token,
     error_reply,
@@ -297,6 +298,10 @@ class FakeSlack:
         call = Call(method, params, headers, time.time(), url.path, status, response)
         self.log.record(call)
         logger.debug("fake slack %s -> %s %s", method, status, call.error or "ok")
+        if status == DROPPED:
+            # No status line: the client reads an empty reply and gives up.
+            handler.close_connection = True
+            return
         send_reply(handler, status, reply, extra)
 
     def _handle_api(
@@ -326,6 +331,8 @@ class FakeSlack:
                     posted.visible_at = self.workspace.clock() + fault.visible_after
         if fault.delay:
             self._stopping.wait(fault.delay)
+        if fault.drop:
+            return DROPPED, {"dropped": True}, {}
         if fault.replaces_reply:
             return fault_reply(fault)
         return status, reply, extra
