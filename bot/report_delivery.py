@@ -8,9 +8,10 @@ message per report, and the charts sit under it.
 
 Each report message carries metadata (`event_type: expbot_report`, with
 the schedule id and period). A timeout or 5xx leaves it unknown whether
-Slack posted, so the report is `failed` and retried by the catch-up job:
-no sooner than `pacing.AMBIGUOUS_RETRY_SECONDS` after the failed attempt,
-and only after the channel's history shows no message with its metadata.
+Slack posted, so the report is `failed` and retried by the catch-up job,
+no sooner than `pacing.AMBIGUOUS_RETRY_SECONDS` after the failed attempt
+began. The retry posts only if the channel's history shows no message
+with its metadata.
 
 Posting works in public channels the bot is not in (chat:write.public),
 but uploading does not, and neither works in a private channel the bot is
@@ -60,7 +61,8 @@ NOT_IN_CHANNEL_ERRORS = frozenset({"not_in_channel", "channel_not_found"})
 # the next report is due.
 RETRY_FAILED_FOR = dt.timedelta(hours=24)
 # An attempt that ended without a recorded post is retried this long after
-# it at the earliest, so that a post Slack finished late is in history.
+# it began at the earliest, so that a post Slack finished late is in
+# history by then.
 RETRY_WAIT = dt.timedelta(seconds=pacing.AMBIGUOUS_RETRY_SECONDS)
 MARKER_EVENT_TYPE = "expbot_report"
 NOT_DUE = "not_due"
@@ -292,7 +294,7 @@ def _refused(
                 client, schedule, invite_message(schedule, report, failure.error)
             )
         return Outcome(store.NOT_IN_CHANNEL, message_ts, str(failure))
-    if failure.category == UNKNOWN:
+    if failure.category == UNKNOWN and failure.method == "chat.postMessage":
         # The retry looks for the message in history before it posts.
         error = f"Slack may have posted it: {failure}"
         return Outcome(store.FAILED, message_ts, error)
@@ -341,7 +343,6 @@ def find_report(
     NOTE: at most HISTORY_MAX_PAGES pages are read; a copy further back
     is not found, and the report is then posted again.
     """
-    expected = report_marker(schedule_id, period)
     arguments: dict[str, Any] = {
         "channel": channel,
         "oldest": f"{max((since - HISTORY_MARGIN).timestamp(), 0.0):.6f}",
@@ -355,9 +356,11 @@ def find_report(
             raise classify("conversations.history", exc) from exc
         for message in response.get("messages") or []:
             metadata = message.get("metadata") or {}
+            payload = metadata.get("event_payload") or {}
             if (
                 metadata.get("event_type") == MARKER_EVENT_TYPE
-                and metadata.get("event_payload") == expected["event_payload"]
+                and str(payload.get("schedule_id")) == str(schedule_id)
+                and payload.get("period") == period
             ):
                 return str(message["ts"])
         cursor = (response.get("response_metadata") or {}).get("next_cursor")
