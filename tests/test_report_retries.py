@@ -59,6 +59,8 @@ def test_server_error_then_timeout_posts_once(team, clock, fake_slack, client):
     first = deliver_due(team, client, schedule)
     clock.now += CATCH_UP
     second = deliver_due(team, client, schedule)
+    # The fake logs the timed-out call once its delay is over.
+    fake_slack.wait_for_calls("chat.postMessage", 2, timeout=5)
     clock.now += CATCH_UP
     third = deliver_due(team, client, schedule)
 
