@@ -37,6 +37,7 @@ from tracker.search import (
     compile_order,
     compile_where,
     matches_sql,
+    page_ids,
     select_experiments,
 )
 
@@ -490,6 +491,57 @@ def test_compile_order_alone_sorts_same(
     assert found == expected
 
 
+def ids_in_order(engine: Engine, query: Query, viewer: str | None = None) -> list[str]:
+    statement = select_experiments(
+        query, now=NOW, direction_of=direction_of, viewer=viewer
+    )
+    with Session(engine) as session:
+        return [row.id for row in session.scalars(statement)]
+
+
+def page_of(
+    engine: Engine,
+    query: Query,
+    *,
+    limit: int,
+    offset: int,
+    viewer: str | None = None,
+) -> list[str]:
+    with Session(engine) as session:
+        return page_ids(
+            session.connection(),
+            query,
+            now=NOW,
+            direction_of=direction_of,
+            viewer=viewer,
+            limit=limit,
+            offset=offset,
+        )
+
+
+@pytest.mark.parametrize(("query", "expected"), ORDERS, ids=[o[0] for o in ORDERS])
+def test_page_ids_slice_full_order(
+    engine: Engine, query: str, expected: list[str]
+) -> None:
+    parsed = parse(query)
+    ordered = ids_in_order(engine, parsed)
+
+    for offset in range(len(ordered) + 2):
+        for limit in range(1, len(ordered) + 2):
+            found = page_of(engine, parsed, limit=limit, offset=offset)
+            assert found == ordered[offset : offset + limit], (offset, limit)
+
+
+def test_page_ids_metric_first_reversed(engine: Engine) -> None:
+    # Only bert-base and bert-large have bleu, so the page crosses from the
+    # experiments with the metric to those without it.
+    parsed = parse("sort:-bleu sort:-loss")
+    ordered = ids_in_order(engine, parsed)
+
+    assert page_of(engine, parsed, limit=3, offset=1) == ordered[1:4]
+    assert page_of(engine, parsed, limit=2, offset=3) == ordered[3:5]
+
+
 def test_sort_respects_team_direction(engine: Engine) -> None:
     def accuracy_minimized(metric: str) -> str:
         return "min" if metric == "accuracy" else "max"
@@ -614,6 +666,26 @@ def test_parsed_soup_runs_as_sql(engine: Engine, text: str) -> None:
         names = {label(row) for row in session.scalars(statement)}
 
     assert names <= ALL
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.one_of(token_soup, st.text(max_size=30)),
+    st.integers(min_value=1, max_value=7),
+    st.integers(min_value=0, max_value=7),
+)
+def test_page_ids_match_full_order(
+    engine: Engine, text: str, limit: int, offset: int
+) -> None:
+    try:
+        query = parse(text)
+    except InvalidQuery:
+        return
+    ordered = ids_in_order(engine, query, viewer="alice")
+
+    found = page_of(engine, query, limit=limit, offset=offset, viewer="alice")
+
+    assert found == ordered[offset : offset + limit]
 
 
 # The PostgreSQL test database uses the C collation, where text compares

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 from sqlalchemy.dialects.postgresql import insert as postgres_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, selectinload
@@ -31,7 +31,8 @@ from tracker.errors import (
     InvalidTransition,
     PermissionDenied,
 )
-from tracker.lookup import EAGER_OPTIONS, resolve
+from tracker.lookup import load_records, resolve
+from tracker.query import Query, parse
 from tracker.records import (
     ConfigVersionRecord,
     EventRecord,
@@ -39,6 +40,7 @@ from tracker.records import (
     MetricPointRecord,
 )
 from tracker.runs import Run
+from tracker.search import page_ids, select_experiments
 
 logger = logging.getLogger(__name__)
 
@@ -499,39 +501,55 @@ class Tracker:
         limit: int = 50,
         offset: int = 0,
     ) -> list[ExperimentRecord]:
-        """Return experiments matching the search language, best first."""
-        from tracker.query import parse
-        from tracker.search import select_experiments
+        """Return experiments matching the search language, best first.
 
+        One read transaction selects the page's ids, then loads their
+        records from plain rows (see `load_records`), without ORM objects.
+        """
         parsed = parse(query or "")
         limit, offset = _page(limit, offset)
-        statement = select_experiments(
-            parsed,
-            now=self.clock(),
-            direction_of=self.directions(),
-            viewer=viewer,
-            limit=limit,
-            offset=offset,
-        ).options(*EAGER_OPTIONS)
         with self.db.read() as session:
-            rows = session.scalars(statement).unique().all()
-            return [ExperimentRecord.from_model(row) for row in rows]
+            connection = session.connection()
+            ids = page_ids(
+                connection,
+                parsed,
+                now=self.clock(),
+                direction_of=_sort_directions(connection, parsed),
+                viewer=viewer,
+                limit=limit,
+                offset=offset,
+            )
+            return load_records(connection, ids)
 
-    def count(self, query: str = "", *, viewer: str | None = None) -> int:
-        from tracker.query import parse
-        from tracker.search import select_experiments
+    def count(
+        self, query: str = "", *, viewer: str | None = None, limit: int | None = None
+    ) -> int:
+        """Count the experiments matching a query, or at most `limit` of them.
 
-        statement = select_experiments(
-            parse(query or ""),
-            now=self.clock(),
-            direction_of=self.directions(),
-            viewer=viewer,
-            limit=None,
-            offset=0,
+        With a limit the database stops after that many matches, so a
+        caller can show "1,000+" without counting 100,000 rows.
+        """
+        if limit is not None and (
+            not isinstance(limit, int) or isinstance(limit, bool) or limit < 1
+        ):
+            raise InvalidInput(
+                f"Invalid count limit {limit!r}: pass a whole number of 1 or more, "
+                "or None to count every match."
+            )
+        parsed = parse(query or "")
+        # The order does not change a count, so the sort keys are left out.
+        matching = (
+            select_experiments(
+                Query(parsed.where),
+                now=self.clock(),
+                direction_of=directions.default_direction,
+                viewer=viewer,
+                limit=limit,
+            )
+            .order_by(None)
+            .with_only_columns(models.Experiment.id)
         )
-        counted = select(func.count()).select_from(
-            statement.order_by(None).with_only_columns(models.Experiment.id).subquery()
-        )
+        counted = select(func.count()).select_from(matching.subquery())
         with self.db.read() as session:
             return int(session.scalar(counted) or 0)
 
@@ -734,6 +752,25 @@ class Tracker:
                     "with you."
                 )
         return row
+
+
+def _sort_directions(connection: Connection, query: Query) -> directions.Directions:
+    """Read the workspace directions of the metrics that `query` sorts by.
+
+    Reading them in the search's own transaction, by primary key, costs
+    less than a cache that would need the same lookup to stay current
+    when another process changes a direction.
+    """
+    names = sorted({key.name for key in query.sort if key.is_metric})
+    if not names:
+        return directions.Directions({})
+    table = models.MetricDirection
+    rows = connection.execute(
+        select(table.name, table.direction).where(
+            table.team == "", table.name.in_(names)
+        )
+    )
+    return directions.Directions({("", name): way for name, way in rows})
 
 
 def _page(limit: Any, offset: Any) -> tuple[int, int]:

@@ -7,6 +7,7 @@ the bot, training scripts) never hold a session or trigger lazy loads.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -116,6 +117,61 @@ class ExperimentRecord:
 
 def _metric_key(metric: models.MetricSummary) -> str:
     return metric.key
+
+
+@dataclass
+class ChildRows:
+    """One experiment's related rows, gathered before its record is built.
+
+    `notes` and `artifacts` must be in id order, the order of the ORM
+    relationships. Tags, metrics and collaborators are sorted on build.
+    """
+
+    tags: list[str] = field(default_factory=list)
+    metrics: list[tuple[str, float]] = field(default_factory=list)
+    collaborators: list[str] = field(default_factory=list)
+    notes: list[NoteRecord] = field(default_factory=list)
+    artifacts: list[str] = field(default_factory=list)
+
+
+def record_from_columns(
+    columns: Mapping[str, Any], children: ChildRows
+) -> ExperimentRecord:
+    """Build the same record as `ExperimentRecord.from_model`, from plain rows.
+
+    `columns` maps each record field stored in `experiments` to its value.
+    Sorting happens in Python, as in `from_model`, so the order does not
+    depend on the database's collation.
+    """
+    return ExperimentRecord(
+        id=columns["id"],
+        name=columns["name"],
+        description=columns["description"],
+        researcher=columns["researcher"],
+        team=columns["team"],
+        project=columns["project"],
+        status=columns["status"],
+        visibility=columns["visibility"],
+        source=columns["source"],
+        created_at=columns["created_at"],
+        started_at=columns["started_at"],
+        ended_at=columns["ended_at"],
+        updated_at=columns["updated_at"],
+        reason=columns["reason"],
+        config=dict(columns["config"] or {}),
+        config_version=columns["config_version"],
+        tags=tuple(sorted(children.tags)),
+        metrics=dict(sorted(children.metrics, key=_pair_key)),
+        collaborators=tuple(sorted(children.collaborators)),
+        notes=tuple(children.notes),
+        artifacts=tuple(children.artifacts),
+        custom=dict(columns["custom"] or {}),
+        reproducibility=dict(columns["reproducibility"] or {}),
+    )
+
+
+def _pair_key(pair: tuple[str, float]) -> str:
+    return pair[0]
 
 
 @dataclass(frozen=True)

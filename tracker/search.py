@@ -24,6 +24,7 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Connection,
     Float,
     Select,
     SQLColumnExpression,
@@ -93,16 +94,39 @@ def select_experiments(
     With a `viewer` handle, private experiments are left out unless the
     viewer is their researcher or a collaborator. With None, all are kept.
     """
-    statement = select(Experiment)
+    statement = _filter(select(Experiment), query, now=now, viewer=viewer, tz=tz)
+    statement = _sort(statement, query.sort, direction_of)
+    if limit is not None:
+        statement = statement.limit(limit)
+    if offset:
+        statement = statement.offset(offset)
+    return statement
+
+
+def _filter(
+    statement: Select[Any],
+    query: Query,
+    *,
+    now: dt.datetime,
+    viewer: str | None,
+    tz: dt.tzinfo,
+) -> Select[Any]:
     if query.where is not None:
         statement = statement.where(compile_where(query.where, now=now, tz=tz))
     if viewer is not None:
         statement = statement.where(visible_to(viewer))
+    return statement
+
+
+def _sort(
+    statement: Select[Any], sort: Sequence[SortKey], direction_of: DirectionOf
+) -> Select[Any]:
+    """Append the ORDER BY terms of `sort` to those `statement` has."""
     # An outer join per sorted metric lets PostgreSQL sort with one hash
     # join instead of a subquery per row. The join adds no rows, because
     # (experiment_id, key) is the primary key of metric_summaries.
     metric_values: dict[str, SQLColumnExpression[float]] = {}
-    for key in query.sort:
+    for key in sort:
         if key.is_metric and key.name not in metric_values:
             summary = aliased(MetricSummary)
             statement = statement.outerjoin(
@@ -110,16 +134,138 @@ def select_experiments(
                 and_(summary.experiment_id == Experiment.id, summary.key == key.name),
             )
             metric_values[key.name] = summary.value
-    statement = statement.order_by(
-        *compile_order(
-            query.sort, direction_of=direction_of, metric_values=metric_values
-        )
+    return statement.order_by(
+        *compile_order(sort, direction_of=direction_of, metric_values=metric_values)
     )
-    if limit is not None:
-        statement = statement.limit(limit)
-    if offset:
-        statement = statement.offset(offset)
-    return statement
+
+
+def page_ids(
+    connection: Connection,
+    query: Query,
+    *,
+    now: dt.datetime,
+    direction_of: DirectionOf,
+    viewer: str | None = None,
+    limit: int,
+    offset: int = 0,
+    tz: dt.tzinfo = dt.UTC,
+) -> list[str]:
+    """Return the ids of one page of matches, in the order of `select_experiments`.
+
+    Selecting only ids lets SQLite's partial sort for the id tiebreak carry
+    ids instead of whole rows. A query sorted first by a metric is read
+    from the metric's index, best value first (see `_metric_first_page`).
+    """
+    first = query.sort[0] if query.sort else None
+    if first is None or not first.is_metric:
+        statement = select_experiments(
+            query,
+            now=now,
+            direction_of=direction_of,
+            viewer=viewer,
+            limit=limit,
+            offset=offset,
+            tz=tz,
+        )
+        return list(connection.scalars(statement.with_only_columns(Experiment.id)))
+    return _metric_first_page(
+        connection,
+        query,
+        first,
+        now=now,
+        direction_of=direction_of,
+        viewer=viewer,
+        limit=limit,
+        offset=offset,
+        tz=tz,
+    )
+
+
+def _metric_first_page(
+    connection: Connection,
+    query: Query,
+    first: SortKey,
+    *,
+    now: dt.datetime,
+    direction_of: DirectionOf,
+    viewer: str | None,
+    limit: int,
+    offset: int,
+    tz: dt.tzinfo,
+) -> list[str]:
+    """Read a page sorted first by a metric in two parts.
+
+    Experiments with the metric come first, read through an inner join
+    from the metric's (key, value) index, so the database can stop after
+    `limit` rows instead of sorting every match. Experiments without the
+    metric sort last whatever the direction, so a second statement reads
+    them, ordered by the remaining sort keys, only when the page reaches
+    past the last experiment that has the metric.
+    """
+    with_metric = _with_metric(
+        query, first, now=now, direction_of=direction_of, viewer=viewer, tz=tz
+    )
+    ids = list(connection.scalars(with_metric.limit(limit).offset(offset)))
+    if len(ids) == limit:
+        return ids
+
+    if ids or offset == 0:
+        # The part with the metric ended inside this page, so its length
+        # is known without counting.
+        ranked = offset + len(ids)
+    else:
+        counted = select(func.count()).select_from(
+            with_metric.order_by(None).subquery()
+        )
+        ranked = int(connection.scalar(counted) or 0)
+    without_metric = select_experiments(
+        Query(query.where, query.sort[1:]),
+        now=now,
+        direction_of=direction_of,
+        viewer=viewer,
+        limit=limit - len(ids),
+        offset=max(0, offset - ranked),
+        tz=tz,
+    ).where(~_has_metric(first.name))
+    statement = without_metric.with_only_columns(Experiment.id)
+    return ids + list(connection.scalars(statement))
+
+
+def _with_metric(
+    query: Query,
+    first: SortKey,
+    *,
+    now: dt.datetime,
+    direction_of: DirectionOf,
+    viewer: str | None,
+    tz: dt.tzinfo,
+) -> Select[str]:
+    """Select the ids of matches that have the `first` metric, in order.
+
+    Starting from metric_summaries with an inner join, instead of the
+    outer join of `select_experiments`, lets the planner walk
+    ix_metric_summaries_key_value in the metric's direction.
+    """
+    summary = aliased(MetricSummary)
+    statement = (
+        select(Experiment.id)
+        .select_from(summary)
+        .join(Experiment, Experiment.id == summary.experiment_id)
+        .where(summary.key == first.name)
+    )
+    statement = _filter(statement, query, now=now, viewer=viewer, tz=tz)
+    statement = statement.order_by(
+        *_order_terms(first, direction_of, {first.name: summary.value})
+    )
+    return _sort(statement, query.sort[1:], direction_of)
+
+
+def _has_metric(name: str) -> ColumnElement[bool]:
+    return (
+        select(MetricSummary.experiment_id)
+        .where(MetricSummary.experiment_id == Experiment.id, MetricSummary.key == name)
+        .exists()
+    )
 
 
 def matches_sql(
