@@ -18,6 +18,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.models.views import View
 
 from bot import errors
+from bot.commands.search import count_matches
 from bot.identity import Directory, Identity
 from bot.views import (
     ACTION_ADD_NOTE,
@@ -285,14 +286,21 @@ class Interactions:
                 limit=page.page_size,
                 offset=page.offset,
             )
-            total = self.tracker.count(page.query, viewer=identity.handle)
+            matches = count_matches(
+                self.tracker,
+                page.query,
+                viewer=identity.handle,
+                end=page.offset + len(records),
+                page_size=page.page_size,
+            )
         except ExpbotError as exc:
             respond(text=errors.describe_error(exc), replace_original=False)
             return
         messages = search_results(
             records,
             query=page.query,
-            total=total,
+            total=matches.total,
+            more_than_total=matches.more,
             offset=page.offset,
             page_size=page.page_size,
         )

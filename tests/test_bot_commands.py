@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import uuid
+
 import pytest
 from slack_sdk import WebClient
 
 from bot.commands.arguments import take_options
 from bot.commands.base import CommandContext, UsageError
 from bot.commands.experiments import tag_changes
-from bot.commands.search import search_query
+from bot.commands.search import MAX_COUNTED, count_matches, search_query
 from bot.router import execute
 from bot.settings import Settings
 from bot.shell import render_reply
-from tracker import Tracker, people
+from bot.views import MatchCount
+from tracker import Tracker, models, people
 from tracker.records import ExperimentRecord
 
 
@@ -113,6 +117,60 @@ def test_search_for_channel_hides_private(sqlite_tracker: Tracker, records) -> N
     text = run(context(sqlite_tracker, public=True), "search tag:t")
     assert "hidden-run" not in text
     assert "open-run" in text
+
+
+def add_bulk_experiments(tracker: Tracker, count: int) -> None:
+    """Insert `count` team-visible experiments tagged `bulk` in one transaction.
+
+    The rows go in directly because a thousand calls to `track` would make
+    the test slow, and only the count of matches matters here.
+    """
+    created = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+    with tracker.db.write() as session:
+        for index in range(count):
+            experiment = models.Experiment(
+                id=str(uuid.uuid4()),
+                name=f"bulk-{index}",
+                researcher="bob",
+                team="nlp",
+                created_at=created,
+                updated_at=created,
+            )
+            experiment.tags = [models.Tag(tag="bulk")]
+            session.add(experiment)
+
+
+@pytest.mark.parametrize(
+    ("count", "line"),
+    [
+        (1000, "1000 experiments match `tag:bulk`"),
+        (1001, "1,000+ experiments match `tag:bulk`"),
+    ],
+)
+def test_search_counts_up_to_cap(
+    sqlite_tracker: Tracker, count: int, line: str
+) -> None:
+    add_bulk_experiments(sqlite_tracker, count)
+
+    reply = execute(context(sqlite_tracker), "search tag:bulk")
+
+    assert MAX_COUNTED == 1000
+    assert reply.text == line
+    assert line in render_reply(reply)
+
+
+def test_count_matches_goes_past_cap_when_paging(sqlite_tracker: Tracker) -> None:
+    add_bulk_experiments(sqlite_tracker, 1001)
+
+    first = count_matches(
+        sqlite_tracker, "tag:bulk", viewer="alice", end=20, page_size=20
+    )
+    last = count_matches(
+        sqlite_tracker, "tag:bulk", viewer="alice", end=1000, page_size=20
+    )
+
+    assert first == MatchCount(1000, more=True)
+    assert last == MatchCount(1001)
 
 
 def test_leaderboard_for_channel_hides_private(

@@ -375,6 +375,35 @@ def test_search_next_button_label(
     assert more[0]["text"]["text"] == label
 
 
+def test_search_lower_bound_total_shown_with_plus() -> None:
+    messages = search_results(
+        records(20), query="tag:nlp", total=1000, more_than_total=True
+    )
+    blocks = serialised(messages[-1])
+    more = [b for b in buttons(blocks) if b["action_id"] == ACTION_MORE]
+
+    intro = serialised(messages[0])[0]["text"]["text"]
+
+    assert intro == "*1,000+ experiments* match `tag:nlp` · showing 1–20"
+    assert more[0]["text"]["text"] == "Next 20 (21–40 of 1,000+)"
+
+
+def test_search_past_lower_bound_keeps_next() -> None:
+    messages = search_results(
+        records(20),
+        query="tag:nlp",
+        total=1000,
+        offset=980,
+        page_size=20,
+        more_than_total=True,
+    )
+    more = [
+        b for b in buttons(serialised(messages[-1])) if b["action_id"] == ACTION_MORE
+    ]
+
+    assert more[0]["text"]["text"] == "Next 20 (1001–1020 of 1,000+)"
+
+
 def test_search_notice_under_first_line() -> None:
     messages = search_results(
         records(3), query="sort:acc", total=3, notice="No experiment has `acc`"

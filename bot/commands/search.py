@@ -9,17 +9,23 @@ from bot.commands.base import ID_HINT, CommandContext, Reply, UsageError, comman
 from bot.slack_text import code, escape, split_first
 from bot.views import (
     SEARCH_PAGE_SIZE,
+    MatchCount,
     comparison_blocks,
     leaderboard_blocks,
     search_results,
     summary_blocks,
 )
 from tracker.analysis import MAX_COMPARED
+from tracker.api import Tracker
 from tracker.grammar import plural
 from tracker.metric_names import known_metrics, missing_metrics
 from tracker.query import parse
 
 LEADERBOARD_SIZE = 10
+# Matches counted for the "N experiments match" line. Counting stops there
+# and the line reads "1,000+", because counting every match of a broad
+# query on 100,000 experiments takes several times longer than the page.
+MAX_COUNTED = 1000
 # Metric names listed when a sort or leaderboard names an unknown one.
 KNOWN_METRICS_SHOWN = 8
 # `by:@alice` as typed in Slack means `by:alice` in the search language.
@@ -85,26 +91,47 @@ Examples:
 def search(ctx: CommandContext, args: str) -> Reply:
     query = search_query(args)
     records = ctx.tracker.search(query, viewer=ctx.viewer, limit=SEARCH_PAGE_SIZE)
-    total = (
-        len(records)
-        if len(records) < SEARCH_PAGE_SIZE
-        else ctx.tracker.count(query, viewer=ctx.viewer)
-    )
+    if len(records) < SEARCH_PAGE_SIZE:
+        matches = MatchCount(len(records))
+    else:
+        matches = count_matches(
+            ctx.tracker,
+            query,
+            viewer=ctx.viewer,
+            end=len(records),
+            page_size=SEARCH_PAGE_SIZE,
+        )
     handles = {record.researcher for record in records}
     pages = search_results(
         records,
         query=query,
-        total=total,
+        total=matches.total,
+        more_than_total=matches.more,
         slack_ids=slack_ids(ctx, handles),
         notice=unknown_metrics_notice(ctx, _sorted_metrics(query)),
     )
     if query:
-        verb = "matches" if total == 1 else "match"
-        text = f"{plural(total, 'experiment')} {verb} `{escape(query)}`"
+        text = f"{matches.describe()} {matches.verb} `{escape(query)}`"
     else:
         text = "Experiments"
     followups = [Reply(text=text, blocks=blocks) for blocks in pages[1:]]
     return Reply(text=text, blocks=pages[0], followups=followups)
+
+
+def count_matches(
+    tracker: Tracker, query: str, *, viewer: str | None, end: int, page_size: int
+) -> MatchCount:
+    """Count the matches of `query` up to `MAX_COUNTED`, or further when paging.
+
+    `end` is the number of results shown up to this page. The count goes
+    at least `page_size` past it, so the Next button can give the size of
+    the page after it.
+    """
+    cap = max(MAX_COUNTED, end + page_size)
+    counted = tracker.count(query, viewer=viewer, limit=cap + 1)
+    if counted > cap:
+        return MatchCount(cap, more=True)
+    return MatchCount(counted)
 
 
 def search_query(args: str) -> str:

@@ -25,6 +25,7 @@ from bot.views.home import home_view
 from bot.views.leaderboard import leaderboard_blocks
 from bot.views.lists import (
     SEARCH_PAGE_SIZE,
+    MatchCount,
     PageRequest,
     more_value,
     parse_more_value,
@@ -54,6 +55,7 @@ __all__ = [
     "CALLBACK_SHARE",
     "SEARCH_PAGE_SIZE",
     "BlockLimitError",
+    "MatchCount",
     "PageRequest",
     "card_modal",
     "check_blocks",

@@ -33,6 +33,27 @@ MAX_PAGE_SIZE = 50
 
 
 @dataclass(frozen=True)
+class MatchCount:
+    """The number of experiments that match a query, or a lower bound.
+
+    `more` is set when counting stopped at `total` and more match.
+    """
+
+    total: int
+    more: bool = False
+
+    @property
+    def verb(self) -> str:
+        return "matches" if self.total == 1 and not self.more else "match"
+
+    def describe(self) -> str:
+        """Return e.g. "1 experiment", "46 experiments" or "1,000+ experiments"."""
+        if self.more:
+            return f"{self.total:,}+ experiments"
+        return plural(self.total, "experiment")
+
+
+@dataclass(frozen=True)
 class PageRequest:
     """The query, offset and page size that a "Next" button requests."""
 
@@ -50,6 +71,7 @@ def search_results(
     page_size: int = SEARCH_PAGE_SIZE,
     slack_ids: Mapping[str, str] | None = None,
     notice: str = "",
+    more_than_total: bool = False,
 ) -> list[list[Block]]:
     """Build one page of search results as messages of at most 50 blocks.
 
@@ -58,7 +80,9 @@ def search_results(
     next. When more matches remain, the last message ends with a "Next"
     button for the next page. The first message is the reply, and the
     rest are follow-ups. `notice` (mrkdwn) is a context line under the
-    first line, e.g. a warning about the query.
+    first line, e.g. a warning about the query. `more_than_total` marks
+    `total` as a lower bound, from a count that stopped early, shown as
+    "1,000+".
     """
     if not records:
         blocks = [section(_nothing_found(query, total, offset))]
@@ -66,8 +90,10 @@ def search_results(
 
     rows = [experiment_row(record, slack_ids=slack_ids) for record in records]
     end = offset + len(rows)
-    intro = [section(_summary_line(query, total, offset, end)), *_notice_blocks(notice)]
-    outro = _outro(query, total, end, page_size)
+    matches = MatchCount(total, more_than_total)
+    summary = _summary_line(query, matches, offset, end)
+    intro = [section(summary), *_notice_blocks(notice)]
+    outro = _outro(query, matches, end, page_size)
 
     messages: list[list[Block]] = []
     current: list[Block] = intro
@@ -136,10 +162,9 @@ def _notice_blocks(notice: str) -> list[Block]:
     return [context(notice)] if notice else []
 
 
-def _summary_line(query: str, total: int, start: int, end: int) -> str:
-    verb = "matches" if total == 1 else "match"
-    where = f" {verb} {code_span(query)}" if query.strip() else ""
-    return f"*{plural(total, 'experiment')}*{where} · showing {start + 1}–{end}"
+def _summary_line(query: str, matches: MatchCount, start: int, end: int) -> str:
+    where = f" {matches.verb} {code_span(query)}" if query.strip() else ""
+    return f"*{matches.describe()}*{where} · showing {start + 1}–{end}"
 
 
 def _nothing_found(query: str, total: int, offset: int) -> str:
@@ -155,24 +180,35 @@ def _nothing_found(query: str, total: int, offset: int) -> str:
     return "No experiments yet. Track one with `expbot track NAME` or the Python API."
 
 
-def _outro(query: str, total: int, end: int, page_size: int) -> list[Block]:
-    remaining = total - end
-    if remaining <= 0:
+def _outro(query: str, matches: MatchCount, end: int, page_size: int) -> list[Block]:
+    remaining = matches.total - end
+    if remaining <= 0 and not matches.more:
         return []
     value = more_value(query, end, page_size)
     if value is None:
+        more = f"{remaining:,}+" if matches.more else f"{remaining}"
         return [
             context(
-                f"{remaining} more. The query is too long to page with a button: "
+                f"{more} more. The query is too long to page with a button: "
                 "narrow it to see the rest."
             )
         ]
-    return [actions(button(next_page_label(end, total, page_size), ACTION_MORE, value))]
+    label = next_page_label(end, matches.total, page_size, more=matches.more)
+    return [actions(button(label, ACTION_MORE, value))]
 
 
-def next_page_label(shown: int, total: int, page_size: int) -> str:
-    """Label the button for the next page, e.g. "Next 20 (21–40 of 46)"."""
+def next_page_label(
+    shown: int, total: int, page_size: int, *, more: bool = False
+) -> str:
+    """Label the button for the next page, e.g. "Next 20 (21–40 of 46)".
+
+    With `more`, `total` is a lower bound, shown as "1,000+", and a page
+    past it is labelled as full because its size is unknown.
+    """
     count = min(page_size, total - shown)
+    if more and count <= 0:
+        count = page_size
     first, last = shown + 1, shown + count
     rows = f"{first}" if first == last else f"{first}–{last}"
-    return f"Next {count} ({rows} of {total})"
+    of = f"{total:,}+" if more else f"{total}"
+    return f"Next {count} ({rows} of {of})"
