@@ -506,7 +506,9 @@ def page_of(
     limit: int,
     offset: int,
     viewer: str | None = None,
+    sort_all_below: int = 0,
 ) -> list[str]:
+    """Return a page from `page_ids`, by default always walking the metric index."""
     with Session(engine) as session:
         return page_ids(
             session.connection(),
@@ -516,19 +518,27 @@ def page_of(
             viewer=viewer,
             limit=limit,
             offset=offset,
+            sort_all_below=sort_all_below,
         )
 
 
+@pytest.mark.parametrize("sort_all_below", [0, 4, 100])
 @pytest.mark.parametrize(("query", "expected"), ORDERS, ids=[o[0] for o in ORDERS])
 def test_page_ids_slice_full_order(
-    engine: Engine, query: str, expected: list[str]
+    engine: Engine, query: str, expected: list[str], sort_all_below: int
 ) -> None:
     parsed = parse(query)
     ordered = ids_in_order(engine, parsed)
 
     for offset in range(len(ordered) + 2):
         for limit in range(1, len(ordered) + 2):
-            found = page_of(engine, parsed, limit=limit, offset=offset)
+            found = page_of(
+                engine,
+                parsed,
+                limit=limit,
+                offset=offset,
+                sort_all_below=sort_all_below,
+            )
             assert found == ordered[offset : offset + limit], (offset, limit)
 
 
@@ -673,9 +683,10 @@ def test_parsed_soup_runs_as_sql(engine: Engine, text: str) -> None:
     st.one_of(token_soup, st.text(max_size=30)),
     st.integers(min_value=1, max_value=7),
     st.integers(min_value=0, max_value=7),
+    st.sampled_from([0, 3, 100]),
 )
 def test_page_ids_match_full_order(
-    engine: Engine, text: str, limit: int, offset: int
+    engine: Engine, text: str, limit: int, offset: int, sort_all_below: int
 ) -> None:
     try:
         query = parse(text)
@@ -683,7 +694,14 @@ def test_page_ids_match_full_order(
         return
     ordered = ids_in_order(engine, query, viewer="alice")
 
-    found = page_of(engine, query, limit=limit, offset=offset, viewer="alice")
+    found = page_of(
+        engine,
+        query,
+        limit=limit,
+        offset=offset,
+        viewer="alice",
+        sort_all_below=sort_all_below,
+    )
 
     assert found == ordered[offset : offset + limit]
 
