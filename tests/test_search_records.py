@@ -161,3 +161,21 @@ def test_count_stops_at_limit(tracker: Tracker) -> None:
 def test_count_rejects_invalid_limit(tracker: Tracker, limit: object) -> None:
     with pytest.raises(InvalidInput, match="Invalid count limit"):
         tracker.count("", limit=limit)  # type: ignore[arg-type]
+
+
+def test_leaderboard_records_equal_orm_records(
+    tracker: Tracker, clock: FakeClock
+) -> None:
+    first = full_experiment(tracker, clock, "full one")
+    clock.advance(hours=1)
+    second = full_experiment(tracker, clock, "full two")
+    tracker.set_metric_direction("bleu", "min")
+
+    entries = tracker.leaderboard("accuracy")
+
+    assert [entry.rank for entry in entries] == [1, 2]
+    assert [entry.value for entry in entries] == [0.1 + 0.2, 0.1 + 0.2]
+    # Equal values rank by id.
+    assert [entry.experiment for entry in entries] == orm_records(
+        tracker, sorted([first, second])
+    )

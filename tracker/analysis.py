@@ -334,13 +334,14 @@ def leaderboard(
     Only completed experiments are ranked unless the query names a status
     itself, as in `status:running`, the same rule as the summary's best.
     """
-    from tracker.lookup import EAGER_OPTIONS
+    from tracker.lookup import load_records
     from tracker.query import parse
     from tracker.search import select_experiments
 
     metric = validation.metric_name(metric)
     limit = max(1, min(int(limit), 100))
-    direction = tracker.directions()(metric)
+    direction_of = tracker.directions()
+    direction = direction_of(metric)
     summary = models.MetricSummary
     parsed = parse(query)
     if not names_status(parsed.where):
@@ -350,7 +351,7 @@ def leaderboard(
     matching: Select[Any] = select_experiments(
         parsed,
         now=tracker.clock(),
-        direction_of=tracker.directions(),
+        direction_of=direction_of,
         viewer=viewer,
         limit=None,
         offset=0,
@@ -358,16 +359,17 @@ def leaderboard(
     ids = matching.order_by(None).with_only_columns(models.Experiment.id)
     order = summary.value.asc() if direction == MINIMIZE else summary.value.desc()
     statement = (
-        select(models.Experiment, summary.value)
+        select(models.Experiment.id, summary.value)
         .join(summary, summary.experiment_id == models.Experiment.id)
         .where(summary.key == metric, models.Experiment.id.in_(ids))
         .order_by(order, models.Experiment.id)
         .limit(limit)
-        .options(*EAGER_OPTIONS)
     )
     with tracker.db.read() as session:
-        rows = session.execute(statement).unique().all()
-        return [
-            LeaderboardEntry(rank, value, ExperimentRecord.from_model(row))
-            for rank, (row, value) in enumerate(rows, start=1)
-        ]
+        connection = session.connection()
+        ranked = connection.execute(statement).all()
+        records = load_records(connection, [row.id for row in ranked])
+    return [
+        LeaderboardEntry(rank, row.value, record)
+        for rank, (row, record) in enumerate(zip(ranked, records, strict=True), 1)
+    ]
