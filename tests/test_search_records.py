@@ -70,6 +70,7 @@ def test_search_records_equal_orm_records(tracker: Tracker, clock: FakeClock) ->
 
     assert [record.id for record in found] == [failed, bare, second, first]
     assert found == orm_records(tracker, [failed, bare, second, first])
+    assert [tracker.get(record.id) for record in found] == found
 
 
 def test_search_record_children_in_model_order(

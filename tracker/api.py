@@ -482,8 +482,8 @@ class Tracker:
         as not found, so its existence does not leak.
         """
         with self.db.read() as session:
-            row = resolve(session, identifier, eager=True)
-            record = ExperimentRecord.from_model(row)
+            row = resolve(session, identifier)
+            (record,) = load_records(session.connection(), [row.id])
         if viewer is not None and not record.can_be_seen_by(viewer):
             raise ExperimentNotFound(identifier)
         return record
