@@ -770,7 +770,7 @@ def _sort_directions(connection: Connection, query: Query) -> directions.Directi
             table.team == "", table.name.in_(names)
         )
     )
-    return directions.Directions({("", name): way for name, way in rows})
+    return directions.Directions({("", name): direction for name, direction in rows})
 
 
 def _page(limit: Any, offset: Any) -> tuple[int, int]:

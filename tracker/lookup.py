@@ -193,7 +193,7 @@ def load_records(connection: Connection, ids: Sequence[str]) -> list[ExperimentR
         return []
     parameters = {"ids": list(ids)}
     rows = connection.execute(_RECORD_ROWS, parameters).all()
-    columns_by_id = {row.id: row._asdict() for row in rows}
+    columns_by_id = {row.id: row._mapping for row in rows}
     children = {identifier: ChildRows() for identifier in columns_by_id}
     _collect_children(connection.execute(_CHILD_ROWS, parameters).all(), children)
     return [

@@ -135,7 +135,7 @@ class ChildRows:
 
 
 def record_from_columns(
-    columns: Mapping[str, Any], children: ChildRows
+    columns: Mapping[Any, Any], children: ChildRows
 ) -> ExperimentRecord:
     """Build the same record as `ExperimentRecord.from_model`, from plain rows.
 
