@@ -764,10 +764,10 @@ def _sort_directions(connection: Connection, query: Query) -> directions.Directi
     names = sorted({key.name for key in query.sort if key.is_metric})
     if not names:
         return directions.Directions({})
-    table = models.MetricDirection
+    columns = models.MetricDirection.__table__.c
     rows = connection.execute(
-        select(table.name, table.direction).where(
-            table.team == "", table.name.in_(names)
+        select(columns.name, columns.direction).where(
+            columns.team == "", columns.name.in_(names)
         )
     )
     return directions.Directions({("", name): direction for name, direction in rows})
