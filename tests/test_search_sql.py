@@ -22,6 +22,7 @@ from sqlalchemy import Engine, create_engine, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from tracker import search as search_module
 from tracker.errors import InvalidQuery
 from tracker.models import (
     Base,
@@ -34,6 +35,7 @@ from tracker.models import (
 )
 from tracker.query import MAX_DEPTH, MAX_TERMS, Query, parse
 from tracker.search import (
+    common_tags,
     compile_order,
     compile_where,
     matches_sql,
@@ -507,6 +509,7 @@ def page_of(
     offset: int,
     viewer: str | None = None,
     sort_all_below: int = 0,
+    common_tags: frozenset[str] = frozenset(),
 ) -> list[str]:
     """Return a page from `page_ids`, by default always walking the metric index."""
     with Session(engine) as session:
@@ -519,6 +522,7 @@ def page_of(
             limit=limit,
             offset=offset,
             sort_all_below=sort_all_below,
+            common_tags=common_tags,
         )
 
 
@@ -540,6 +544,48 @@ def test_page_ids_slice_full_order(
                 sort_all_below=sort_all_below,
             )
             assert found == ordered[offset : offset + limit], (offset, limit)
+
+
+TAG_FILTERS = [(query, found) for query, found in FILTERS if "tag:" in query]
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"), TAG_FILTERS, ids=[f[0] for f in TAG_FILTERS]
+)
+def test_common_tag_plan_same_matches(
+    engine: Engine, query: str, expected: set[str]
+) -> None:
+    statement = select_experiments(
+        parse(query),
+        now=NOW,
+        direction_of=direction_of,
+        common_tags={"nlp", "sweep", "vision"},
+    )
+
+    with Session(engine) as session:
+        found = [label(row) for row in session.scalars(statement)]
+
+    assert set(found) == expected
+    assert len(found) == len(expected)
+
+
+def test_common_tags_counts_tag_rows(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # In the data set nlp and sweep are each on two experiments, x on none.
+    monkeypatch.setattr(search_module, "COMMON_TAG_ROWS", 2)
+    query = parse("(tag:nlp OR -tag:x) tag:sweep")
+
+    with Session(engine) as session:
+        common = common_tags(session.connection(), query)
+        sorted_by_name = common_tags(session.connection(), parse("tag:nlp sort:name"))
+        created_order = common_tags(
+            session.connection(), parse("tag:nlp sort:-created")
+        )
+
+    assert common == {"nlp", "sweep"}
+    assert sorted_by_name == frozenset()
+    assert created_order == {"nlp"}
 
 
 def test_page_ids_metric_first_reversed(engine: Engine) -> None:
@@ -684,9 +730,15 @@ def test_parsed_soup_runs_as_sql(engine: Engine, text: str) -> None:
     st.integers(min_value=1, max_value=7),
     st.integers(min_value=0, max_value=7),
     st.sampled_from([0, 3, 100]),
+    st.sampled_from([frozenset(), frozenset({"nlp", "sweep", "vision"})]),
 )
 def test_page_ids_match_full_order(
-    engine: Engine, text: str, limit: int, offset: int, sort_all_below: int
+    engine: Engine,
+    text: str,
+    limit: int,
+    offset: int,
+    sort_all_below: int,
+    common_tags: frozenset[str],
 ) -> None:
     try:
         query = parse(text)
@@ -701,6 +753,7 @@ def test_page_ids_match_full_order(
         offset=offset,
         viewer="alice",
         sort_all_below=sort_all_below,
+        common_tags=common_tags,
     )
 
     assert found == ordered[offset : offset + limit]

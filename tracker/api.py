@@ -40,7 +40,7 @@ from tracker.records import (
     MetricPointRecord,
 )
 from tracker.runs import Run
-from tracker.search import page_ids, select_experiments
+from tracker.search import common_tags, page_ids, select_experiments
 
 logger = logging.getLogger(__name__)
 
@@ -518,6 +518,7 @@ class Tracker:
                 viewer=viewer,
                 limit=limit,
                 offset=offset,
+                common_tags=common_tags(connection, parsed),
             )
             return load_records(connection, ids)
 
