@@ -360,6 +360,25 @@ def test_leaderboard_ranks_completed_by_default(tracker):
     assert [b.experiment_name for b in tracker.summary().best] == ["done"]
 
 
+def test_leaderboard_query_keeps_or_terms(tracker):
+    # `a OR b` combined with the completed filter must stay one group.
+    for name, tag, end in [("nlp", "nlp", "complete"), ("asr", "asr", "cancel")]:
+        record = tracker.track(name, researcher="alice", tags=[tag])
+        tracker.log_metrics(record.id, {"accuracy": 0.8})
+        getattr(tracker, end)(record.id)
+
+    entries = tracker.leaderboard("accuracy", "tag:nlp OR tag:asr")
+
+    assert [e.experiment.name for e in entries] == ["nlp"]
+
+
+def test_leaderboard_rejects_sort_term(tracker):
+    with pytest.raises(InvalidInput, match="remove the sort: term") as caught:
+        tracker.leaderboard("accuracy", "tag:nlp sort:name")
+
+    assert "(" not in str(caught.value)
+
+
 def test_private_history_hidden_from_others(tracker):
     record = tracker.track("secret", researcher="alice", visibility="private")
     tracker.log_metrics(record.id, {"loss": 0.5}, step=1)

@@ -344,10 +344,13 @@ def leaderboard(
     direction = direction_of(metric)
     summary = models.MetricSummary
     parsed = parse(query)
-    if not names_status(parsed.where):
-        parsed = parse(
-            f"({query}) status:completed" if query.strip() else "status:completed"
+    if parsed.sort:
+        raise InvalidInput(
+            f"A leaderboard is ranked by {metric}, so its query cannot sort: "
+            f"remove the sort: term from `{query}`."
         )
+    if not names_status(parsed.where):
+        parsed = only_completed(parsed)
     matching: Select[Any] = select_experiments(
         parsed,
         now=tracker.clock(),
