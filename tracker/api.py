@@ -709,11 +709,10 @@ class Tracker:
         """
         with self.db.write() as session:
             connection = session.connection()
-            experiment = write_access.lock_experiment(connection, identifier)
-            write_access.check_actor(connection, identifier, experiment, actor, False)
             now = self.clock()
+            experiment = write_access.lock_and_touch(connection, identifier, now)
+            write_access.check_actor(connection, identifier, experiment, actor, False)
             metric_writes.record_points(connection, experiment, steps, now)
-            write_access.touch(connection, experiment.id, now)
 
     def _end_quietly(self, identifier: str, status: str, reason: str) -> None:
         try:

@@ -73,6 +73,29 @@ def lock_experiment(
     return rows[0]
 
 
+def lock_and_touch(
+    connection: Connection, identifier: str, now: dt.datetime
+) -> Row[Any]:
+    """Lock an experiment for a metric write and set its `updated_at`.
+
+    With a whole id this is one `UPDATE ... RETURNING`, which locks the
+    row as `FOR UPDATE` would. A prefix is resolved first, because it may
+    match several experiments. Either way the caller's transaction rolls
+    the change back if a later check raises.
+    """
+    prefix = normalize_id(identifier)
+    if len(prefix) != 36:
+        experiment = lock_experiment(connection, identifier)
+        touch(connection, experiment.id, now)
+        return experiment
+    found = connection.execute(
+        _TOUCH_RETURNING, {"experiment_id": prefix, "new_updated_at": now}
+    ).first()
+    if found is None:
+        raise ExperimentNotFound(identifier)
+    return found
+
+
 def require_change_allowed(
     identifier: str,
     experiment: Any,
@@ -152,6 +175,9 @@ def _update_by_id(columns: tuple[str, ...]) -> Update:
     )
 
 
+_TOUCH_RETURNING = _update_by_id(("updated_at",)).returning(
+    *(EXPERIMENTS.c[name] for name in WRITE_COLUMNS)
+)
 _IS_COLLABORATOR = select(
     exists().where(
         COLLABORATORS.c.experiment_id == bindparam("experiment_id"),
