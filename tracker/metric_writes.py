@@ -53,7 +53,7 @@ def record_points(
     """Append the points of `steps` and move each metric's summary.
 
     `experiment` has `id`, `researcher` and `team`, and its row is locked
-    (see `write_access.lock_experiment`).
+    (see `write_access.lock_experiment` and `lock_and_touch`).
     """
     rows = [
         {
@@ -73,24 +73,26 @@ def record_points(
     latest = batch_summaries(steps)
     goals = metric_goals(connection, experiment.team, list(latest))
     if goals:
-        stored = stored_summaries(connection, experiment.id, list(goals))
-        for key, value in threshold_crossings(steps, goals, stored):
-            goal, direction = goals[key]
-            payload = {
-                "metric": key,
-                "value": value,
-                "goal": goal,
-                "direction": direction,
-            }
-            changes.emit_event(
-                connection,
-                experiment.id,
-                "threshold",
-                experiment.researcher,
-                payload,
-                now,
-            )
+        # Before the upsert, because the events depend on the stored values.
+        emit_thresholds(connection, experiment, steps, goals, now)
     upsert_summaries(connection, experiment.id, latest, now)
+
+
+def emit_thresholds(
+    connection: Connection,
+    experiment: Any,
+    steps: Sequence[StepValues],
+    goals: Mapping[str, Goal],
+    now: dt.datetime,
+) -> None:
+    """Write a `threshold` event for each point whose summary newly reaches its goal."""
+    stored = stored_summaries(connection, experiment.id, list(goals))
+    for key, value in threshold_crossings(steps, goals, stored):
+        goal, direction = goals[key]
+        payload = {"metric": key, "value": value, "goal": goal, "direction": direction}
+        changes.emit_event(
+            connection, experiment.id, "threshold", experiment.researcher, payload, now
+        )
 
 
 def batch_summaries(steps: Sequence[StepValues]) -> dict[str, Summary]:

@@ -78,8 +78,9 @@ def lock_and_touch(
 ) -> Row[Any]:
     """Lock an experiment for a metric write and set its `updated_at`.
 
-    With a whole id this is one `UPDATE ... RETURNING`, which locks the
-    row as `FOR UPDATE` would. A prefix is resolved first, because it may
+    With a whole id this is one `UPDATE ... RETURNING`. Its row lock
+    blocks other writers to the experiment until commit, as the
+    `FOR UPDATE` of `lock_experiment` does. A prefix is resolved first, because it may
     match several experiments. Either way the caller's transaction rolls
     the change back if a later check raises.
     """
