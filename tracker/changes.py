@@ -23,6 +23,8 @@ from tracker.write_access import table_of
 logger = logging.getLogger(__name__)
 
 _INSERT_EVENT = insert(table_of(models.Event))
+_INSERT_EXPERIMENT = insert(table_of(models.Experiment))
+_INSERT_CONFIG_VERSION = insert(table_of(models.ConfigVersion))
 
 
 def finish(
@@ -164,7 +166,7 @@ def insert_experiment(
     """Insert a new experiment with its tags, collaborators and first config."""
     experiment_id = experiment["id"]
     researcher = experiment["researcher"]
-    connection.execute(insert(table_of(models.Experiment)).values(**experiment))
+    connection.execute(_INSERT_EXPERIMENT, dict(experiment))
     if tags:
         connection.execute(
             insert(table_of(models.Tag)),
@@ -184,13 +186,14 @@ def insert_experiment(
             ],
         )
     connection.execute(
-        insert(table_of(models.ConfigVersion)).values(
-            experiment_id=experiment_id,
-            version=1,
-            config=experiment["config"],
-            author=researcher,
-            created_at=now,
-        )
+        _INSERT_CONFIG_VERSION,
+        {
+            "experiment_id": experiment_id,
+            "version": 1,
+            "config": experiment["config"],
+            "author": researcher,
+            "created_at": now,
+        },
     )
     replace_config_params(connection, experiment_id, experiment["config"], False)
 

@@ -11,13 +11,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Select, bindparam, select
 
 from tracker import models
 from tracker.records import ExperimentRecord, NoteRecord
 from tracker.write_access import table_of
 
-EXPERIMENTS = table_of(models.Experiment)
 # The experiment columns a record shows, and search_text, which ending an
 # experiment extends with the reason.
 RECORD_COLUMNS = (
@@ -88,48 +87,34 @@ def load_record(
     `experiment` contains the experiment's columns as they are now, so the
     caller passes what it read and changed instead of reading them again.
     """
-    experiment_id = experiment["id"]
+    key = {"experiment_id": experiment["id"]}
+    summaries = connection.execute(_SELECT_SUMMARIES, key).all()
+    notes = connection.execute(_SELECT_NOTES, key).all()
     return build_record(
         experiment,
-        tags=_column(connection, models.Tag.tag, experiment_id),
-        metrics=metric_summaries(connection, experiment_id),
-        collaborators=_column(connection, models.Collaborator.handle, experiment_id),
-        notes=_notes(connection, experiment_id),
-        artifacts=_artifacts(connection, experiment_id),
+        tags=connection.scalars(_SELECT_TAGS, key).all(),
+        metrics={name: value for name, value in summaries},
+        collaborators=connection.scalars(_SELECT_COLLABORATORS, key).all(),
+        notes=[NoteRecord(*note) for note in notes],
+        artifacts=connection.scalars(_SELECT_ARTIFACTS, key).all(),
     )
 
 
-def metric_summaries(connection: Connection, experiment_id: str) -> dict[str, float]:
-    table = table_of(models.MetricSummary)
-    rows = connection.execute(
-        select(table.c.key, table.c.value).where(table.c.experiment_id == experiment_id)
-    )
-    return {key: value for key, value in rows}
+def _children(model: type[models.Base], *columns: str) -> Select[Any]:
+    """Build the SELECT of an experiment's rows in one child table."""
+    table = table_of(model)
+    statement = select(*(table.c[name] for name in columns))
+    return statement.where(table.c.experiment_id == bindparam("experiment_id"))
 
 
-def _column(connection: Connection, column: Any, experiment_id: str) -> list[str]:
-    table = table_of(column.class_)
-    statement = select(table.c[column.key]).where(
-        table.c.experiment_id == experiment_id
-    )
-    return list(connection.scalars(statement))
-
-
-def _notes(connection: Connection, experiment_id: str) -> list[NoteRecord]:
-    table = table_of(models.Note)
-    rows = connection.execute(
-        select(table.c.id, table.c.author, table.c.text, table.c.created_at)
-        .where(table.c.experiment_id == experiment_id)
-        .order_by(table.c.id)
-    )
-    return [NoteRecord(*row) for row in rows]
-
-
-def _artifacts(connection: Connection, experiment_id: str) -> list[str]:
-    table = table_of(models.Artifact)
-    statement = (
-        select(table.c.uri)
-        .where(table.c.experiment_id == experiment_id)
-        .order_by(table.c.id)
-    )
-    return list(connection.scalars(statement))
+# Built once, like the statements of the metric writes: complete, fail and
+# cancel run them on every call.
+_SELECT_TAGS = _children(models.Tag, "tag")
+_SELECT_SUMMARIES = _children(models.MetricSummary, "key", "value")
+_SELECT_COLLABORATORS = _children(models.Collaborator, "handle")
+_SELECT_NOTES = _children(models.Note, "id", "author", "text", "created_at").order_by(
+    table_of(models.Note).c.id
+)
+_SELECT_ARTIFACTS = _children(models.Artifact, "uri").order_by(
+    table_of(models.Artifact).c.id
+)
