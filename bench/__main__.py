@@ -61,7 +61,11 @@ def parse_args(argv: Sequence[str] | None) -> Options:
     parser.add_argument(
         "--reuse",
         action="store_true",
-        help="keep databases loaded by an earlier run with the same size and seed",
+        help=(
+            "time databases loaded by an earlier run with the same size, seed "
+            "and write sample instead of loading them, and keep the PostgreSQL "
+            "database for the next run"
+        ),
     )
 
     args = parser.parse_args(argv)

@@ -1,4 +1,4 @@
-"""A scratch PostgreSQL database for one benchmark run, created and dropped."""
+"""The PostgreSQL database of a benchmark run: scratch, or kept for `--reuse`."""
 
 from __future__ import annotations
 
@@ -22,6 +22,33 @@ def scratch_database(name: str, server_url: str = SERVER_URL) -> Iterator[str]:
     finally:
         _execute(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         logger.info("dropped PostgreSQL database %s", name)
+
+
+@contextmanager
+def kept_database(
+    name: str, fresh: bool, server_url: str = SERVER_URL
+) -> Iterator[str]:
+    """Yield the URL of database `name` and leave it in place afterwards.
+
+    With `fresh`, an existing database of that name is dropped and created
+    again first; otherwise it is created only if missing.
+    """
+    if fresh:
+        _execute(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    if fresh or not exists(name, server_url):
+        _execute(server_url, f'CREATE DATABASE "{name}"')
+        logger.info("created PostgreSQL database %s", name)
+    yield f"{server_url}/{name}"
+
+
+def exists(name: str, server_url: str = SERVER_URL) -> bool:
+    import psycopg
+
+    with psycopg.connect(_libpq_url(server_url) + "/postgres") as connection:
+        row = connection.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", (name,)
+        ).fetchone()
+    return row is not None
 
 
 def server_version(server_url: str = SERVER_URL) -> str:

@@ -170,8 +170,17 @@ def run_on_postgres(
     if not postgres.reachable():
         return f"n/a (PostgreSQL unreachable at {postgres.SERVER_URL})"
     name = f"expbot_bench_{options.size}"
-    with postgres.scratch_database(name) as url:
-        entry = open_expbot(url, "expbot_postgres", _without_reuse(options))
+    key = "expbot_postgres"
+    if options.reuse:
+        # The marker in the workdir says what an earlier run loaded. A
+        # database without a matching marker may be half loaded, so it is
+        # loaded again from empty.
+        reusable = postgres.exists(name) and _reusable(options, key)
+        database = postgres.kept_database(name, fresh=not reusable)
+    else:
+        database = postgres.scratch_database(name)
+    with database as url:
+        entry = open_expbot(url, key, options)
         entry.figures["server_version"] = postgres.server_version()
         try:
             measure_entries([entry], specs, options, warnings)
@@ -384,10 +393,6 @@ def _save_marker(options: Options, key: str, load: dict[str, Any]) -> None:
 def _load_marker(options: Options, key: str) -> dict[str, Any]:
     load = json.loads(_marker_path(options, key).read_text())["load"]
     return {**load, "reused": True}
-
-
-def _without_reuse(options: Options) -> Options:
-    return Options(**{**asdict(options), "reuse": False})
 
 
 def _remove_sqlite_files(url: str) -> None:

@@ -8,7 +8,9 @@ Run jobs) are picked up by the next poll, one to two seconds later.
 Delivery is at least once toward Slack and exactly once as seen in Slack.
 A delivery is recorded as soon as Slack accepted it. One whose outcome is
 unknown (a crash, a timeout, a 5xx) is looked up in Slack by its metadata
-marker before it is posted again. Several dispatchers can
+marker before it is posted again, and only once history can be expected
+to show it: after the lease for a crash, `AMBIGUOUS_RETRY_SECONDS` for a
+post that failed that way. Several dispatchers can
 run against one PostgreSQL database; leases and `SKIP LOCKED` split the
 work between them.
 """
@@ -32,7 +34,14 @@ from bot import outbox, pacing, rollup, routing
 from bot.delivery import AttemptFailed, Deliverer, Posted, SkipDelivery
 from bot.outbox import Candidate, ClaimedDelivery
 from bot.recipients import Recipients, UnknownRecipient
-from bot.slack_calls import AUTH, PERMANENT, RATE_LIMITED, SlackCalls, SlackFailure
+from bot.slack_calls import (
+    AUTH,
+    PERMANENT,
+    RATE_LIMITED,
+    UNKNOWN,
+    SlackCalls,
+    SlackFailure,
+)
 
 if TYPE_CHECKING:
     from bot.settings import Settings
@@ -55,6 +64,10 @@ MAX_ATTEMPTS = 20
 MAX_INLINE_WAIT_SECONDS = 5.0
 AUTH_PAUSE = dt.timedelta(minutes=5)
 SLACK_TIMEOUT_SECONDS = 20
+AMBIGUOUS_RETRY_SECONDS = pacing.AMBIGUOUS_RETRY_SECONDS
+# Failures of these calls may have posted the message. "dispatch" stands
+# for an unexpected error in the dispatcher itself, e.g. while recording.
+_MAY_HAVE_POSTED = frozenset({"chat.postMessage", "dispatch"})
 # Methods whose 429 concerns one channel; any other 429 pauses all sending.
 _PER_CHANNEL_METHODS = frozenset({"chat.postMessage", "chat.update"})
 
@@ -74,7 +87,14 @@ class DispatchStats:
     released: int = 0
 
     def busy(self) -> bool:
-        return bool(self.delivered or self.rolled_up or self.retried or self.parked)
+        # Routing counts: with a backlog, the next run routes on at once.
+        return bool(
+            self.routed
+            or self.delivered
+            or self.rolled_up
+            or self.retried
+            or self.parked
+        )
 
 
 @dataclass
@@ -120,6 +140,7 @@ class Dispatcher:
         rollup_threshold: int = rollup.ROLLUP_THRESHOLD,
         max_attempts: int = MAX_ATTEMPTS,
         lease: dt.timedelta = LEASE,
+        ambiguous_retry: float = AMBIGUOUS_RETRY_SECONDS,
     ) -> None:
         self.tracker = tracker
         self.slack = SlackCalls(client)
@@ -136,6 +157,7 @@ class Dispatcher:
         self.rollup_threshold = rollup_threshold
         self.max_attempts = max_attempts
         self.lease = lease
+        self.ambiguous_retry = ambiguous_retry
         self._pause = _Pause()
         self._thread: threading.Thread | None = None
 
@@ -370,12 +392,17 @@ class Dispatcher:
             delay = failure.retry_after or 1.0
         else:
             delay = pacing.backoff_seconds(attempt, rng=self.rng)
-        retry_at = now + dt.timedelta(seconds=delay)
+        resume_at = now + dt.timedelta(seconds=delay)
         if failure.category == RATE_LIMITED and failure.method in _PER_CHANNEL_METHODS:
-            self.pacer.hold(item.target, retry_at.timestamp())
+            self.pacer.hold(item.target, resume_at.timestamp())
         else:
             # Slack is down or limits the whole app: stop sending until then.
-            self._pause_until(retry_at, str(failure))
+            self._pause_until(resume_at, str(failure))
+        if _may_have_posted(failure, outcome_unknown):
+            # Only this delivery waits longer; the others resume after the
+            # backoff.
+            delay = max(delay, self.ambiguous_retry)
+        retry_at = now + dt.timedelta(seconds=delay)
         outbox.record_retry(
             self.tracker.db,
             item.ids,
@@ -472,6 +499,20 @@ def start(app: Any, settings: Settings, tracker: Tracker) -> Dispatcher:
     dispatcher = Dispatcher(tracker, client)
     dispatcher.start()
     return dispatcher
+
+
+def _may_have_posted(failure: SlackFailure, outcome_unknown: bool) -> bool:
+    """Whether this attempt itself may have put the message in Slack.
+
+    Slack posted nothing when it replied 429 or with an error, and a failed
+    history read or card update posts nothing either. Those failures keep
+    the short backoff even when an older attempt's outcome is unknown.
+    """
+    return (
+        outcome_unknown
+        and failure.category == UNKNOWN
+        and failure.method in _MAY_HAVE_POSTED
+    )
 
 
 def _default_worker_id() -> str:

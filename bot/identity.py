@@ -95,15 +95,23 @@ class Directory:
         """
         handle = validation.handle(handle)
         profile = self.profile(identity.user_id)
-        if not identity.is_admin:
+        email = profile.email if profile else None
+        if identity.is_admin:
+            person = people.link_slack_user(
+                self.tracker, handle, identity.user_id, email=email, team=team
+            )
+        else:
             self._check_may_take(handle, identity, profile)
-        person = people.link_slack_user(
-            self.tracker,
-            handle,
-            identity.user_id,
-            email=profile.email if profile else None,
-            team=team,
-        )
+            # The check above read the handle's state, which may change before
+            # the claim. The claim links only if the state still allows it, so
+            # of two users who take the same free handle at once, one gets it.
+            claim = people.claim_handle(
+                self.tracker, handle, identity.user_id, email=email, team=team
+            )
+            if not claim.linked:
+                _log_lost_claim(identity.user_id, claim.person)
+                raise PermissionDenied(_taken_message(handle, claim.person, identity))
+            person = claim.person
         logger.info("linked Slack user %s to %s", identity.user_id, person.handle)
         return person
 
@@ -139,13 +147,13 @@ class Directory:
         if email:
             known = people.by_email(self.tracker, email)
             if known is not None and known.slack_user_id in (None, user_id):
-                return self._link_new(known.handle, user_id, profile), ""
+                linked = self._claim_new(known.handle, user_id, profile)
+                if linked is not None:
+                    return linked, ""
         guess = people.handle_from(email or (profile.name if profile else name_hint))
         if guess == "user":
             guess = people.handle_from(user_id)
-        # NOTE: two new users who guess the same handle at the same moment can
-        # both find it unclaimed, and the later link moves it to the second.
-        person = self._link_new(unclaimed_handle(self.tracker, guess), user_id, profile)
+        person = self._claim_unclaimed(guess, user_id, profile)
         if person.handle == guess:
             return person, ""
         logger.info(
@@ -182,11 +190,28 @@ class Directory:
                 "pick a handle no one uses."
             )
 
-    def _link_new(
-        self, handle: str, user_id: str, profile: SlackProfile | None
+    def _claim_unclaimed(
+        self, guess: str, user_id: str, profile: SlackProfile | None
     ) -> people.PersonRecord:
+        """Link the user to `guess`, or to the first free numbered variant.
+
+        Another new user may take the chosen handle between the lookup and
+        the claim. A lost claim leaves that handle claimed, so the next
+        lookup returns a later variant, and `unclaimed_handle` raises
+        InvalidInput once all of them are taken.
+        """
+        while True:
+            handle = unclaimed_handle(self.tracker, guess)
+            person = self._claim_new(handle, user_id, profile)
+            if person is not None:
+                return person
+
+    def _claim_new(
+        self, handle: str, user_id: str, profile: SlackProfile | None
+    ) -> people.PersonRecord | None:
+        """Link a new user to `handle`; return None if someone else has it."""
         try:
-            person = people.link_slack_user(
+            claim = people.claim_handle(
                 self.tracker,
                 handle,
                 user_id,
@@ -199,8 +224,11 @@ class Directory:
             if existing is None:
                 raise
             return existing
-        logger.info("Slack user %s is researcher %s", user_id, person.handle)
-        return person
+        if not claim.linked:
+            _log_lost_claim(user_id, claim.person)
+            return None
+        logger.info("Slack user %s is researcher %s", user_id, claim.person.handle)
+        return claim.person
 
 
 def _profile_from(user_id: str, user: dict[str, Any]) -> SlackProfile:
@@ -213,6 +241,28 @@ def _profile_from(user_id: str, user: dict[str, Any]) -> SlackProfile:
     )
     email = profile.get("email")
     return SlackProfile(user_id, str(name), str(email).lower() if email else None)
+
+
+def _log_lost_claim(user_id: str, holder: people.PersonRecord) -> None:
+    logger.info(
+        "Slack user %s lost the claim on %s to %s",
+        user_id,
+        holder.handle,
+        holder.slack_user_id or "a person linked to no Slack user",
+    )
+
+
+def _taken_message(handle: str, holder: people.PersonRecord, identity: Identity) -> str:
+    if holder.slack_user_id is not None:
+        change = "linked to another Slack user"
+    else:
+        change = "added to expbot's people list"
+    return (
+        f"Handle `{handle}` was {change} a moment ago, so it is no longer free. "
+        "Pick another handle with `/exp link HANDLE`, or, if "
+        f"`{handle}` is yours, ask an expbot admin to run `/exp link {handle} "
+        f"@{identity.handle}`."
+    )
 
 
 def _claimed_notice(guess: str, handle: str) -> str:

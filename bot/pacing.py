@@ -17,6 +17,12 @@ from typing import Generic, TypeVar
 POST_INTERVAL_SECONDS = 1.0
 BACKOFF_BASE_SECONDS = 2.0
 BACKOFF_CAP_SECONDS = 300.0
+# After a post whose outcome is unknown (a timeout, a connection error, a
+# 5xx), Slack may still be writing the message, or may have written it
+# without showing it in history yet. A history check made sooner could
+# miss it and post a second copy, so such a post is looked up and, if not
+# found, posted again no sooner than this.
+AMBIGUOUS_RETRY_SECONDS = 60.0
 
 Item = TypeVar("Item")
 

@@ -6,6 +6,13 @@ the message ts is stored as soon as Slack returns it, so a retry after a
 failed upload only uploads the charts. A channel gets one top-level
 message per report, and the charts sit under it.
 
+Each report message carries metadata (`event_type: expbot_report`, with
+the schedule id and period). A timeout or 5xx leaves it unknown whether
+Slack posted, so the report is `failed` and retried by the catch-up job,
+no sooner than `pacing.AMBIGUOUS_RETRY_SECONDS` after the failed attempt
+began. The retry posts only if the channel's history shows no message
+with its metadata.
+
 Posting works in public channels the bot is not in (chat:write.public),
 but uploading does not, and neither works in a private channel the bot is
 not in (Slack returns channel_not_found there). In both cases the
@@ -21,11 +28,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import select
+
+from bot import pacing
 from bot import schedule_store as store
 from bot.schedule_rules import ScheduleRecord, latest_due, period_for
-from bot.slack_calls import UNKNOWN, SlackFailure, classify
+from bot.slack_calls import (
+    HISTORY_MARGIN,
+    HISTORY_MAX_PAGES,
+    HISTORY_PAGE_SIZE,
+    UNKNOWN,
+    SlackFailure,
+    classify,
+)
 from bot.views.report import report_blocks
-from tracker import people
+from tracker import models, people
 from tracker.report_periods import Period
 from tracker.report_render import headline
 from tracker.reports import TeamReport, build_report
@@ -43,6 +60,11 @@ NOT_IN_CHANNEL_ERRORS = frozenset({"not_in_channel", "channel_not_found"})
 # after it was due. One whose bot is not in the channel is retried until
 # the next report is due.
 RETRY_FAILED_FOR = dt.timedelta(hours=24)
+# An attempt that ended without a recorded post is retried this long after
+# it began at the earliest, so that a post Slack finished late is in
+# history by then.
+RETRY_WAIT = dt.timedelta(seconds=pacing.AMBIGUOUS_RETRY_SECONDS)
+MARKER_EVENT_TYPE = "expbot_report"
 NOT_DUE = "not_due"
 SKIPPED = "skipped"
 
@@ -70,6 +92,16 @@ def deliver_due(
     if firing is None or not schedule.active:
         return NOT_DUE
     period = period_for(schedule, firing)
+    earlier = _earlier_attempt(tracker, schedule.id, period.label)
+    if earlier is not None and now - earlier < RETRY_WAIT:
+        logger.info(
+            "report for schedule %s period %s was attempted at %s; retrying after %s",
+            schedule.id,
+            period.label,
+            earlier.isoformat(),
+            (earlier + RETRY_WAIT).isoformat(),
+        )
+        return SKIPPED
     claim = store.claim_delivery(
         tracker,
         schedule.id,
@@ -80,8 +112,11 @@ def deliver_due(
     if claim is None:
         return SKIPPED
 
+    check_since = firing if earlier is not None else None
     try:
-        outcome = send_claimed(tracker, client, schedule, period, claim)
+        outcome = send_claimed(
+            tracker, client, schedule, period, claim, check_since=check_since
+        )
     except Exception as exc:
         logger.exception(
             "report for schedule %s period %s failed", schedule.id, period.label
@@ -113,18 +148,42 @@ def send_claimed(
     schedule: ScheduleRecord,
     period: Period,
     claim: store.Claim,
+    *,
+    check_since: dt.datetime | None = None,
 ) -> Outcome:
-    """Post the message unless an earlier attempt did, then upload the charts."""
+    """Post the message unless an earlier attempt did, then upload the charts.
+
+    With `check_since`, an earlier attempt may have posted without
+    recording it, so the channel's history from then on is searched for
+    the report's metadata first.
+    """
     report = build_report(tracker, schedule.team, period)
     message_ts = claim.message_ts
-    if message_ts is None:
-        try:
-            message_ts = post_report(
-                client, schedule.channel_id, report, slack_ids_for(tracker, report)
+    try:
+        if message_ts is None and check_since is not None:
+            message_ts = find_report(
+                client, schedule.channel_id, schedule.id, period.label, check_since
             )
-        except SlackFailure as failure:
-            return _refused(client, schedule, report, claim, failure, None)
-        store.record_posted(tracker, claim, message_ts)
+            if message_ts is not None:
+                logger.info(
+                    "report for schedule %s period %s was already posted as %s; "
+                    "not posting it again",
+                    schedule.id,
+                    period.label,
+                    message_ts,
+                )
+                store.record_posted(tracker, claim, message_ts)
+        if message_ts is None:
+            message_ts = post_report(
+                client,
+                schedule.channel_id,
+                report,
+                slack_ids_for(tracker, report),
+                metadata=report_marker(schedule.id, period.label),
+            )
+            store.record_posted(tracker, claim, message_ts)
+    except SlackFailure as failure:
+        return _refused(client, schedule, report, claim, failure, None)
 
     try:
         charts = _render(report)
@@ -146,6 +205,8 @@ def post_report(
     channel: str,
     report: TeamReport,
     slack_ids: Mapping[str, str],
+    *,
+    metadata: dict[str, Any] | None = None,
 ) -> str:
     """Post the report's blocks and return the message ts."""
     blocks = report_blocks(
@@ -158,6 +219,8 @@ def post_report(
         "unfurl_links": False,
         "unfurl_media": False,
     }
+    if metadata is not None:
+        arguments["metadata"] = metadata
     try:
         response = client.chat_postMessage(**arguments)
     except Exception as exc:
@@ -231,10 +294,10 @@ def _refused(
                 client, schedule, invite_message(schedule, report, failure.error)
             )
         return Outcome(store.NOT_IN_CHANNEL, message_ts, str(failure))
-    if failure.category == UNKNOWN:
-        # NOTE: Slack may have posted. With no way to look (the app has no
-        # history scope), the report is not retried, so it is never doubled.
-        return Outcome(store.UNKNOWN, message_ts, str(failure))
+    if failure.category == UNKNOWN and failure.method == "chat.postMessage":
+        # The retry looks for the message in history before it posts.
+        error = f"Slack may have posted it: {failure}"
+        return Outcome(store.FAILED, message_ts, error)
     return Outcome(store.FAILED, message_ts, str(failure))
 
 
@@ -256,3 +319,74 @@ def tell_owner(client: WebClient, schedule: ScheduleRecord, text: str) -> bool:
         )
         return False
     return True
+
+
+def report_marker(schedule_id: int, period: str) -> dict[str, Any]:
+    """Return the message metadata that names a scheduled report."""
+    return {
+        "event_type": MARKER_EVENT_TYPE,
+        "event_payload": {"schedule_id": schedule_id, "period": period},
+    }
+
+
+def find_report(
+    client: WebClient,
+    channel: str,
+    schedule_id: int,
+    period: str,
+    since: dt.datetime,
+) -> str | None:
+    """Return the ts of the report's message in the channel, if Slack has one.
+
+    Reads the channel's history from `since` (less a margin for clock
+    skew) on. Raises SlackFailure when the history cannot be read.
+    NOTE: at most HISTORY_MAX_PAGES pages are read; a copy further back
+    is not found, and the report is then posted again.
+    """
+    arguments: dict[str, Any] = {
+        "channel": channel,
+        "oldest": f"{max((since - HISTORY_MARGIN).timestamp(), 0.0):.6f}",
+        "include_all_metadata": True,
+        "limit": HISTORY_PAGE_SIZE,
+    }
+    for _ in range(HISTORY_MAX_PAGES):
+        try:
+            response = client.conversations_history(**arguments)
+        except Exception as exc:
+            raise classify("conversations.history", exc) from exc
+        for message in response.get("messages") or []:
+            metadata = message.get("metadata") or {}
+            payload = metadata.get("event_payload") or {}
+            if (
+                metadata.get("event_type") == MARKER_EVENT_TYPE
+                and str(payload.get("schedule_id")) == str(schedule_id)
+                and payload.get("period") == period
+            ):
+                return str(message["ts"])
+        cursor = (response.get("response_metadata") or {}).get("next_cursor")
+        if not cursor:
+            return None
+        arguments["cursor"] = cursor
+    return None
+
+
+def _earlier_attempt(
+    tracker: Tracker, schedule_id: int, period: str
+) -> dt.datetime | None:
+    """Return when an earlier attempt that recorded no post was claimed.
+
+    None when there was no attempt or its message is recorded, so that
+    there is nothing to wait for or to look up.
+    """
+    statement = select(
+        models.ReportDelivery.claimed_at, models.ReportDelivery.message_ts
+    ).where(
+        models.ReportDelivery.schedule_id == schedule_id,
+        models.ReportDelivery.period == period,
+    )
+    with tracker.db.read() as session:
+        row = session.execute(statement).first()
+    if row is None or row.message_ts is not None:
+        return None
+    claimed_at: dt.datetime = row.claimed_at
+    return claimed_at

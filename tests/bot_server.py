@@ -17,6 +17,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -138,6 +140,24 @@ class BotProcess:
         return status
 
 
+@contextmanager
+def serve_http(fake: FakeSlack, home: Path, **extra_env: str) -> Iterator[SlackSender]:
+    """Run `expbot serve --http` on a free loopback port against `fake`.
+
+    Yields a sender for its events URL. On exit the server is stopped, and it
+    must exit with status 0, because a crash on shutdown is a bug too.
+    """
+    port = free_port()
+    env = bot_environment(fake, home, **extra_env)
+    args = ["serve", "--http", "--host", "127.0.0.1", "--port", str(port)]
+    process = BotProcess(args, env).start(ready="listening on")
+    try:
+        yield SlackSender(fake, f"http://127.0.0.1:{port}/slack/events", process)
+    finally:
+        status = process.stop()
+    assert status == 0, process.log_text()[-3000:]
+
+
 @dataclass
 class Exchange:
     """One request sent to the bot: its ack and where its replies go."""
@@ -150,9 +170,17 @@ class Exchange:
 class SlackSender:
     """Sends signed requests to the bot as Slack would, and reads replies."""
 
-    def __init__(self, fake: FakeSlack, events_url: str) -> None:
+    def __init__(
+        self, fake: FakeSlack, events_url: str, process: BotProcess | None = None
+    ) -> None:
         self.fake = fake
         self.events_url = events_url
+        # The server behind `events_url`, when the sender started it.
+        self.process = process
+
+    def url(self, path: str) -> str:
+        """Return the URL of `path` on the server behind the events URL."""
+        return self.events_url.removesuffix("/slack/events") + path
 
     def command(
         self,
@@ -227,6 +255,12 @@ class SlackSender:
 
     def reply(self, exchange: Exchange, timeout: float = 10.0) -> dict[str, Any]:
         return self.replies(exchange, 1, timeout)[0]
+
+    def run(self, text: str, **options: Any) -> str:
+        """Send `/exp text`, check the ack, and return the reply's text."""
+        exchange = self.command(text, **options)
+        assert exchange.ack.status == 200
+        return reply_text(self.reply(exchange))
 
 
 def reply_text(reply: dict[str, Any]) -> str:

@@ -27,12 +27,14 @@ RANDOM = "C0RANDOM"  # the bot is not a member
 
 
 @contextmanager
-def history_slack() -> Iterator[FakeSlack]:
+def history_slack(clock: FakeClock | None = None) -> Iterator[FakeSlack]:
     """Start a fake Slack with history methods and no real-time rate limit.
 
-    Pacing is tested on the FakeClock instead.
+    Pacing is tested on the FakeClock instead. With `clock`, a late
+    success (`Fault.late_success`) shows in history on that clock.
     """
-    with FakeSlack(rate_limit=None) as fake:
+    timestamp = None if clock is None else (lambda: clock.now.timestamp())
+    with FakeSlack(rate_limit=None, clock=timestamp) as fake:
         yield fake
 
 
@@ -66,13 +68,19 @@ def subscribe(
 def drain(
     dispatcher: Dispatcher, clock: FakeClock, *, rounds: int = 200
 ) -> list[DispatchStats]:
-    """Run the dispatcher until nothing is open, one clock second apart."""
+    """Run the dispatcher until nothing is open.
+
+    Runs are one clock second apart, or when the next open delivery is
+    due if that is later, so that long retry waits cost no runs.
+    """
     runs = []
     for _ in range(rounds):
         runs.append(dispatcher.run_once())
-        if not open_deliveries(dispatcher.tracker) and not unrouted(dispatcher.tracker):
+        still_open = open_deliveries(dispatcher.tracker)
+        if not still_open and not unrouted(dispatcher.tracker):
             return runs
-        clock.advance(seconds=1)
+        due = min((row.next_attempt_at for row in still_open), default=clock.now)
+        clock.advance(seconds=max(1.0, (due - clock.now).total_seconds()))
     raise AssertionError(f"deliveries still open after {rounds} runs")
 
 

@@ -23,9 +23,8 @@ from bot.router import ACTION_POST_TO_CHANNEL
 from tests.bot_server import (
     BotProcess,
     SlackSender,
-    bot_environment,
-    free_port,
     reply_text,
+    serve_http,
 )
 from tests.fakeslack import RESPONSE_URL, FakeSlack, User
 from tests.fakeslack.payloads import slash_command_body
@@ -52,27 +51,23 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def server(slack: FakeSlack, home: Path) -> Iterator[BotProcess]:
-    port = free_port()
-    env = bot_environment(slack, home, EXPBOT_ADMINS=ADMIN)
-    args = ["serve", "--http", "--host", "127.0.0.1", "--port", str(port)]
-    process = BotProcess(args, env).start(ready="listening on")
-    process.port = port  # type: ignore[attr-defined]
-    yield process
-    assert process.stop() == 0, process.log_text()[-3000:]
+def sender(slack: FakeSlack, home: Path) -> Iterator[SlackSender]:
+    with serve_http(slack, home, EXPBOT_ADMINS=ADMIN) as sender:
+        yield sender
 
 
 @pytest.fixture(scope="module")
-def store(home: Path, server: BotProcess) -> Iterator[Tracker]:
+def server(sender: SlackSender) -> BotProcess:
+    assert sender.process is not None
+    return sender.process
+
+
+@pytest.fixture(scope="module")
+def store(home: Path, sender: SlackSender) -> Iterator[Tracker]:
     tracker = Tracker(f"sqlite:///{home / 'expbot.db'}")
     people.link_slack_user(tracker, "alice", "U0ALICE", email="alice@example.com")
     yield tracker
     tracker.close()
-
-
-@pytest.fixture(scope="module")
-def sender(slack: FakeSlack, server: BotProcess) -> SlackSender:
-    return SlackSender(slack, f"http://127.0.0.1:{server.port}/slack/events")  # type: ignore[attr-defined]
 
 
 @pytest.fixture(scope="module")
@@ -96,12 +91,6 @@ def mine(store: Tracker) -> ExperimentRecord:
     return store.track("alice-shared-run", researcher="alice", capture=False)
 
 
-def run_command(sender: SlackSender, text: str, **options: str) -> str:
-    exchange = sender.command(text, **options)
-    assert exchange.ack.status == 200
-    return reply_text(sender.reply(exchange))
-
-
 def post_raw(url: str, body: bytes, headers: dict[str, str]) -> int:
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")
     try:
@@ -117,7 +106,7 @@ def post_raw(url: str, body: bytes, headers: dict[str, str]) -> int:
 def test_link_cli_handle_is_refused(
     sender: SlackSender, store: Tracker, secrets
 ) -> None:
-    text = run_command(sender, "link dora", user_id=MALLORY)
+    text = sender.run("link dora", user_id=MALLORY)
     person = people.by_slack_id(store, MALLORY)
     assert "only an expbot admin can link it" in text
     assert "/exp link dora @mallory" in text
@@ -126,8 +115,8 @@ def test_link_cli_handle_is_refused(
 
 
 def test_refused_link_hides_private_run(sender: SlackSender, secrets) -> None:
-    run_command(sender, "link dora", user_id=MALLORY)
-    text = run_command(sender, f"show {secrets['dora'].short_id}", user_id=MALLORY)
+    sender.run("link dora", user_id=MALLORY)
+    text = sender.run(f"show {secrets['dora'].short_id}", user_id=MALLORY)
     assert "No experiment" in text
     assert "unreleased model" not in text
 
@@ -135,13 +124,13 @@ def test_refused_link_hides_private_run(sender: SlackSender, secrets) -> None:
 def test_admin_links_cli_handle_for_user(
     sender: SlackSender, store: Tracker, secrets
 ) -> None:
-    run_command(sender, "help", user_id="U0BOB")
-    text = run_command(sender, "link dora <@U0BOB|bob>", user_id=ADMIN)
+    sender.run("help", user_id="U0BOB")
+    text = sender.run("link dora <@U0BOB|bob>", user_id=ADMIN)
     person = people.by_slack_id(store, "U0BOB")
     assert "<@U0BOB> is now `dora`" in text
     assert person is not None
     assert person.handle == "dora"
-    run_command(sender, "link bob <@U0BOB|bob>", user_id=ADMIN)
+    sender.run("link bob <@U0BOB|bob>", user_id=ADMIN)
 
 
 def test_first_command_explains_claimed_handle(
@@ -172,7 +161,7 @@ def test_first_command_explains_claimed_handle(
 def test_share_with_group_is_refused(
     sender: SlackSender, store: Tracker, mine: ExperimentRecord, mention: str
 ) -> None:
-    text = run_command(sender, f"share {mine.short_id} <@U0BOB|bob> {mention}")
+    text = sender.run(f"share {mine.short_id} <@U0BOB|bob> {mention}")
     assert "share with people, not groups" in text
     assert store.get(mine.id).collaborators == ()
 
@@ -180,7 +169,7 @@ def test_share_with_group_is_refused(
 def test_share_with_unknown_user_is_refused(
     sender: SlackSender, store: Tracker, mine: ExperimentRecord
 ) -> None:
-    text = run_command(sender, f"share {mine.short_id} <@U0NOSUCH|ghost>")
+    text = sender.run(f"share {mine.short_id} <@U0NOSUCH|ghost>")
     assert "Slack has no user `U0NOSUCH`" in text
     assert store.get(mine.id).collaborators == ()
     assert people.by_slack_id(store, "U0NOSUCH") is None
@@ -192,7 +181,7 @@ def test_share_with_unknown_user_is_refused(
 def test_note_after_newline_is_stored(
     sender: SlackSender, store: Tracker, mine: ExperimentRecord
 ) -> None:
-    text = run_command(sender, f"note {mine.short_id}\nfirst line\nsecond line")
+    text = sender.run(f"note {mine.short_id}\nfirst line\nsecond line")
     notes = [note.text for note in store.get(mine.id).notes]
     assert "Added a note" in text
     assert notes == ["first line\nsecond line"]
@@ -205,14 +194,12 @@ def test_summary_team_with_space(
     store.track(
         "ml-research-run", researcher="alice", team="ml research", capture=False
     )
-    text = run_command(sender, f"summary team:{quoted}")
+    text = sender.run(f"summary team:{quoted}")
     assert "Summary of team ml research" in text
 
 
 def test_schedule_team_with_space(sender: SlackSender, store: Tracker) -> None:
-    text = run_command(
-        sender, 'schedule monthly team:"ml research"', channel_id="C0RANDOM"
-    )
+    text = sender.run('schedule monthly team:"ml research"', channel_id="C0RANDOM")
     assert ":warning:" not in text
     assert "ml research" in text
 
@@ -256,8 +243,8 @@ def test_rejections_log_no_traceback(sender: SlackSender, server: BotProcess) ->
     assert "payload" not in line
 
 
-def test_healthz_stays_open(server: BotProcess) -> None:
-    url = f"http://127.0.0.1:{server.port}/healthz"  # type: ignore[attr-defined]
+def test_healthz_stays_open(sender: SlackSender) -> None:
+    url = sender.url("/healthz")
     with urllib.request.urlopen(url, timeout=5) as response:
         assert response.status == 200
 

@@ -22,9 +22,8 @@ from bot.router import ACTION_POST_TO_CHANNEL
 from tests.bot_server import (
     BotProcess,
     SlackSender,
-    bot_environment,
-    free_port,
     reply_text,
+    serve_http,
 )
 from tests.fakeslack import FakeSlack
 from tests.fakeslack.payloads import (
@@ -53,18 +52,19 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def server(slack: FakeSlack, home: Path) -> Iterator[BotProcess]:
-    port = free_port()
-    env = bot_environment(slack, home, EXPBOT_ADMINS=ADMIN)
-    args = ["serve", "--http", "--host", "127.0.0.1", "--port", str(port)]
-    process = BotProcess(args, env).start(ready="listening on")
-    process.port = port  # type: ignore[attr-defined]
-    yield process
-    assert process.stop() == 0, process.log_text()[-3000:]
+def sender(slack: FakeSlack, home: Path) -> Iterator[SlackSender]:
+    with serve_http(slack, home, EXPBOT_ADMINS=ADMIN) as sender:
+        yield sender
 
 
 @pytest.fixture(scope="module")
-def store(home: Path, server: BotProcess) -> Iterator[Tracker]:
+def server(sender: SlackSender) -> BotProcess:
+    assert sender.process is not None
+    return sender.process
+
+
+@pytest.fixture(scope="module")
+def store(home: Path, sender: SlackSender) -> Iterator[Tracker]:
     """The server's database, opened by the test to seed and check it."""
     tracker = Tracker(f"sqlite:///{home / 'expbot.db'}")
     # `alice` records experiments from the CLI, so only a link makes U0ALICE
@@ -72,11 +72,6 @@ def store(home: Path, server: BotProcess) -> Iterator[Tracker]:
     people.link_slack_user(tracker, "alice", "U0ALICE", email="alice@example.com")
     yield tracker
     tracker.close()
-
-
-@pytest.fixture(scope="module")
-def sender(slack: FakeSlack, server: BotProcess) -> SlackSender:
-    return SlackSender(slack, f"http://127.0.0.1:{server.port}/slack/events")  # type: ignore[attr-defined]
 
 
 @pytest.fixture(scope="module")
@@ -117,17 +112,11 @@ def runs(store: Tracker) -> dict[str, ExperimentRecord]:
     }
 
 
-def run_command(sender: SlackSender, text: str, **options: str) -> str:
-    exchange = sender.command(text, **options)
-    assert exchange.ack.status == 200
-    return reply_text(sender.reply(exchange))
-
-
 # -- the HTTP endpoint -------------------------------------------------------
 
 
-def test_healthz_reports_database_ok(server: BotProcess) -> None:
-    url = f"http://127.0.0.1:{server.port}/healthz"  # type: ignore[attr-defined]
+def test_healthz_reports_database_ok(sender: SlackSender) -> None:
+    url = sender.url("/healthz")
     with urllib.request.urlopen(url, timeout=5) as response:
         status = response.status
         body = json.loads(response.read())
@@ -162,59 +151,59 @@ def test_ack_is_fast_and_empty(sender: SlackSender) -> None:
 
 
 def test_help_lists_every_subcommand(sender: SlackSender) -> None:
-    text = run_command(sender, "help")
+    text = sender.run("help")
     for name in ("search", "show", "share", "note", "tag", "link", "metric"):
         assert f"/exp {name}" in text
 
 
 def test_help_search_explains_grammar(sender: SlackSender) -> None:
-    text = run_command(sender, "help search")
+    text = sender.run("help search")
     assert "since:7d" in text
     assert "accuracy&gt;0.9" in text
 
 
 def test_help_unknown_command_is_refused(sender: SlackSender) -> None:
-    assert "No subcommand 'nosuch'" in run_command(sender, "help nosuch")
+    assert "No subcommand 'nosuch'" in sender.run("help nosuch")
 
 
 def test_unknown_subcommand_points_to_help(sender: SlackSender) -> None:
-    text = run_command(sender, "serch e2e")
+    text = sender.run("serch e2e")
     assert "Unknown subcommand `serch`" in text
     assert "/exp search" in text
     assert "/exp help" in text
 
 
 def test_search_finds_seeded_runs(sender: SlackSender, runs) -> None:
-    text = run_command(sender, "search tag:e2e accuracy&gt;0.9")
+    text = sender.run("search tag:e2e accuracy&gt;0.9")
     assert runs["first"].short_id in text
     assert runs["second"].short_id in text
     assert runs["broken"].short_id not in text
 
 
 def test_search_bad_query_names_position(sender: SlackSender) -> None:
-    text = run_command(sender, "search accuracy&gt;&gt;1")
+    text = sender.run("search accuracy&gt;&gt;1")
     assert "Invalid query at position" in text
     assert "/exp help search" in text
 
 
 def test_search_by_mention_uses_handle(sender: SlackSender, runs) -> None:
-    text = run_command(sender, "search by:<@U0ALICE|alice> tag:e2e")
+    text = sender.run("search by:<@U0ALICE|alice> tag:e2e")
     assert runs["first"].short_id in text
 
 
 def test_show_renders_card(sender: SlackSender, runs) -> None:
-    text = run_command(sender, f"show {runs['first'].short_id}")
+    text = sender.run(f"show {runs['first'].short_id}")
     assert "e2e-bert-base" in text
     assert "accuracy" in text
 
 
 def test_show_unknown_id_names_it(sender: SlackSender) -> None:
-    text = run_command(sender, "show abcdef")
+    text = sender.run("show abcdef")
     assert "No experiment `abcdef`" in text
 
 
 def test_show_private_hidden_from_others(sender: SlackSender, runs) -> None:
-    text = run_command(sender, f"show {runs['secret'].short_id}", user_id="U0BOB")
+    text = sender.run(f"show {runs['secret'].short_id}", user_id="U0BOB")
     assert "No experiment" in text
     assert "e2e-secret-idea" not in text
 
@@ -222,18 +211,18 @@ def test_show_private_hidden_from_others(sender: SlackSender, runs) -> None:
 def test_share_mention_adds_collaborator(
     sender: SlackSender, runs, store: Tracker
 ) -> None:
-    text = run_command(sender, f"share {runs['broken'].short_id} <@U0BOB|bob>")
+    text = sender.run(f"share {runs['broken'].short_id} <@U0BOB|bob>")
     assert "Shared" in text
     assert "bob" in store.get(runs["broken"].id).collaborators
 
 
 def test_share_without_users_shows_usage(sender: SlackSender, runs) -> None:
-    text = run_command(sender, f"share {runs['first'].short_id}")
+    text = sender.run(f"share {runs['first'].short_id}")
     assert "Usage: `/exp share ID @user...`" in text
 
 
 def test_note_is_stored(sender: SlackSender, runs, store: Tracker) -> None:
-    text = run_command(sender, f"note {runs['first'].short_id} warmup &lt;3 helps")
+    text = sender.run(f"note {runs['first'].short_id} warmup &lt;3 helps")
     assert "Added a note" in text
     assert "warmup &lt;3 helps" in text
     notes = [note.text for note in store.get(runs["first"].id).notes]
@@ -241,91 +230,91 @@ def test_note_is_stored(sender: SlackSender, runs, store: Tracker) -> None:
 
 
 def test_note_without_text_is_refused(sender: SlackSender, runs) -> None:
-    text = run_command(sender, f"note {runs['first'].short_id}")
+    text = sender.run(f"note {runs['first'].short_id}")
     assert "The note is empty" in text
 
 
 def test_tag_adds_and_removes(sender: SlackSender, runs, store: Tracker) -> None:
-    text = run_command(sender, f"tag {runs['second'].short_id} +best -e2e")
+    text = sender.run(f"tag {runs['second'].short_id} +best -e2e")
     assert "Tags of" in text
     assert store.get(runs["second"].id).tags == ("best",)
 
 
 def test_tag_without_changes_shows_usage(sender: SlackSender, runs) -> None:
-    text = run_command(sender, f"tag {runs['first'].short_id}")
+    text = sender.run(f"tag {runs['first'].short_id}")
     assert "Usage: `/exp tag ID +a -b`" in text
 
 
 def test_tag_by_stranger_is_refused(sender: SlackSender, runs) -> None:
-    text = run_command(sender, f"tag {runs['first'].short_id} +mine", user_id="U0BOB")
+    text = sender.run(f"tag {runs['first'].short_id} +mine", user_id="U0BOB")
     assert ":no_entry:" in text
     assert "Only alice" in text
 
 
 def test_admin_may_tag_others_runs(sender: SlackSender, runs, store: Tracker) -> None:
-    text = run_command(sender, f"tag {runs['first'].short_id} +audited", user_id=ADMIN)
+    text = sender.run(f"tag {runs['first'].short_id} +audited", user_id=ADMIN)
     assert "Tags of" in text
     assert "audited" in store.get(runs["first"].id).tags
 
 
 def test_compare_two_runs(sender: SlackSender, runs) -> None:
     first, second = runs["first"].short_id, runs["second"].short_id
-    text = run_command(sender, f"compare {first} {second}")
+    text = sender.run(f"compare {first} {second}")
     assert "Comparing 2 experiments" in text
     assert "lr" in text
 
 
 def test_compare_one_id_is_refused(sender: SlackSender, runs) -> None:
-    text = run_command(sender, f"compare {runs['first'].short_id}")
+    text = sender.run(f"compare {runs['first'].short_id}")
     assert "Give 2 to 10 different experiment ids" in text
 
 
 def test_leaderboard_ranks_best_first(sender: SlackSender, runs) -> None:
-    text = run_command(sender, "leaderboard accuracy project:mt")
+    text = sender.run("leaderboard accuracy project:mt")
     assert text.index(runs["second"].short_id) < text.index(runs["first"].short_id)
 
 
 def test_leaderboard_without_metric_shows_usage(sender: SlackSender) -> None:
-    text = run_command(sender, "leaderboard")
+    text = sender.run("leaderboard")
     assert "Name the metric" in text
 
 
 def test_summary_counts_statuses(sender: SlackSender, runs) -> None:
-    text = run_command(sender, "summary all")
+    text = sender.run("summary all")
     assert "Summary" in text
     assert "Failed" in text
 
 
 def test_summary_bad_argument_is_refused(sender: SlackSender) -> None:
-    text = run_command(sender, "summary sideways")
+    text = sender.run("summary sideways")
     assert "Unexpected 'sideways'" in text
 
 
 def test_metric_sets_direction(sender: SlackSender, store: Tracker) -> None:
-    text = run_command(sender, "metric e2e_score min goal:0.5")
+    text = sender.run("metric e2e_score min goal:0.5")
     assert "minimized" in text
     assert store.directions()("e2e_score") == "min"
 
 
 def test_metric_bad_direction_is_refused(sender: SlackSender) -> None:
-    text = run_command(sender, "metric e2e_score sideways")
+    text = sender.run("metric e2e_score sideways")
     assert "Invalid direction 'sideways'" in text
 
 
 def test_link_sets_handle_and_team(sender: SlackSender, store: Tracker) -> None:
-    text = run_command(sender, "link dana team:speech", user_id="U0BOB")
+    text = sender.run("link dana team:speech", user_id="U0BOB")
     assert "You are now `dana`" in text
     person = people.by_slack_id(store, "U0BOB")
     assert person is not None
     assert (person.handle, person.team) == ("dana", "speech")
     # `bob` kept no email when U0BOB left it, so only an admin moves him back.
-    text = run_command(sender, "link bob <@U0BOB|bob>", user_id=ADMIN)
+    text = sender.run("link bob <@U0BOB|bob>", user_id=ADMIN)
     assert "<@U0BOB> is now `bob`" in text
 
 
 def test_link_taken_handle_is_refused(sender: SlackSender) -> None:
-    run_command(sender, "help", user_id=ADMIN)
-    text = run_command(sender, "link carol", user_id="U0BOB")
+    sender.run("help", user_id=ADMIN)
+    text = sender.run("link carol", user_id="U0BOB")
     assert "linked to another Slack user" in text
 
 
@@ -333,7 +322,7 @@ def test_link_taken_handle_is_refused(sender: SlackSender) -> None:
 
 
 def test_first_command_links_by_email(sender: SlackSender, store: Tracker) -> None:
-    run_command(sender, "help", user_id=ADMIN)
+    sender.run("help", user_id=ADMIN)
     person = people.by_slack_id(store, ADMIN)
     assert person is not None
     assert person.handle == "carol"
@@ -441,7 +430,7 @@ def test_no_reply_contains_traceback(sender: SlackSender, slack: FakeSlack) -> N
 
 def test_every_registered_command_answers(sender: SlackSender) -> None:
     for name in sorted(COMMANDS):
-        text = run_command(sender, f"help {name}")
+        text = sender.run(f"help {name}")
         assert f"/exp {name}" in text, name
 
 
@@ -450,65 +439,63 @@ def test_every_registered_command_answers(sender: SlackSender) -> None:
 
 def test_subscribe_lists_and_unsubscribes(sender: SlackSender) -> None:
     channel = {"channel_id": "C0GENERAL"}
-    added = run_command(sender, "subscribe tag:e2e events:completed", **channel)
-    listed = run_command(sender, "subscriptions", **channel)
-    removed = run_command(sender, "unsubscribe 1", **channel)
+    added = sender.run("subscribe tag:e2e events:completed", **channel)
+    listed = sender.run("subscriptions", **channel)
+    removed = sender.run("unsubscribe 1", **channel)
     assert "now hears about" in added
     assert "1. " in listed
     assert "Removed subscription 1" in removed
 
 
 def test_subscribe_bad_event_is_refused(sender: SlackSender) -> None:
-    text = run_command(sender, "subscribe tag:e2e events:exploded")
+    text = sender.run("subscribe tag:e2e events:exploded")
     assert "Unknown event kind" in text
     assert "/exp help subscribe" in text
 
 
 def test_unsubscribe_unknown_number_is_refused(sender: SlackSender) -> None:
-    text = run_command(sender, "unsubscribe 99", channel_id="C0RANDOM")
+    text = sender.run("unsubscribe 99", channel_id="C0RANDOM")
     assert "no subscription 99" in text
 
 
 def test_subscriptions_with_arguments_is_refused(sender: SlackSender) -> None:
-    assert "takes no arguments" in run_command(sender, "subscriptions now")
+    assert "takes no arguments" in sender.run("subscriptions now")
 
 
 def test_schedule_lists_and_unschedules(sender: SlackSender) -> None:
     channel = {"channel_id": "C0GENERAL"}
-    added = run_command(
-        sender, "schedule monthly team:default day:1 at:09:00", **channel
-    )
-    listed = run_command(sender, "schedules", **channel)
-    removed = run_command(sender, "unschedule 1", **channel)
+    added = sender.run("schedule monthly team:default day:1 at:09:00", **channel)
+    listed = sender.run("schedules", **channel)
+    removed = sender.run("unschedule 1", **channel)
     assert ":warning:" not in added
     assert "1. " in listed
     assert "Stopped schedule 1" in removed
 
 
 def test_schedule_bad_cadence_is_refused(sender: SlackSender) -> None:
-    text = run_command(sender, "schedule yearly")
+    text = sender.run("schedule yearly")
     assert ":warning:" in text
     assert "yearly" in text
 
 
 def test_unschedule_unknown_number_is_refused(sender: SlackSender) -> None:
-    text = run_command(sender, "unschedule 99", channel_id="C0RANDOM")
+    text = sender.run("unschedule 99", channel_id="C0RANDOM")
     assert ":warning:" in text
     assert "99" in text
 
 
 def test_schedules_with_arguments_is_refused(sender: SlackSender) -> None:
-    assert "takes no arguments" in run_command(sender, "schedules all")
+    assert "takes no arguments" in sender.run("schedules all")
 
 
 def test_report_builds_month(sender: SlackSender, runs) -> None:
     month = runs["first"].created_at.strftime("%Y-%m")
-    text = run_command(sender, f"report team:default month:{month}")
+    text = sender.run(f"report team:default month:{month}")
     assert ":warning:" not in text
     assert "Sorry" not in text
 
 
 def test_report_bad_month_is_refused(sender: SlackSender) -> None:
-    text = run_command(sender, "report team:default month:2026-13")
+    text = sender.run("report team:default month:2026-13")
     assert ":warning:" in text
     assert "2026-13" in text

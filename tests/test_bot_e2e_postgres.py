@@ -14,11 +14,9 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from tests.bot_server import (
-    BotProcess,
     SlackSender,
-    bot_environment,
-    free_port,
     reply_text,
+    serve_http,
 )
 from tests.fakeslack import FakeSlack
 from tracker import Tracker, people
@@ -52,12 +50,8 @@ def sender(
     slack: FakeSlack, database_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[SlackSender]:
     home: Path = tmp_path_factory.mktemp("expbot-pg")
-    port = free_port()
-    env = bot_environment(slack, home, EXPBOT_DATABASE_URL=database_url)
-    args = ["serve", "--http", "--host", "127.0.0.1", "--port", str(port)]
-    process = BotProcess(args, env).start(ready="listening on")
-    yield SlackSender(slack, f"http://127.0.0.1:{port}/slack/events")
-    assert process.stop() == 0, process.log_text()[-3000:]
+    with serve_http(slack, home, EXPBOT_DATABASE_URL=database_url) as sender:
+        yield sender
 
 
 @pytest.fixture(scope="module")

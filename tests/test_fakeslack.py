@@ -433,6 +433,39 @@ def test_slow_reply_times_out_but_posts(fake_slack: FakeSlack) -> None:
     assert [m.text for m in fake_slack.messages(CHANNEL)] == ["late"]
 
 
+def test_late_success_hidden_until_visible(
+    fake_slack: FakeSlack, fake_slack_client: WebClient
+) -> None:
+    now = [1_000.0]
+    fake_slack.workspace.clock = lambda: now[0]
+    fake_slack.inject(
+        "chat.postMessage", Fault.late_success(visible_after=30, status=500)
+    )
+
+    error = slack_error(
+        lambda: fake_slack_client.chat_postMessage(channel=CHANNEL, text="late")
+    )
+    before = fake_slack_client.conversations_history(channel=CHANNEL)["messages"]
+    now[0] += 30
+    after = fake_slack_client.conversations_history(channel=CHANNEL)["messages"]
+
+    assert error.response.status_code == 500
+    assert before == []
+    assert [m["text"] for m in after] == ["late"]
+
+
+def test_late_success_with_dropped_connection(fake_slack: FakeSlack) -> None:
+    client = WebClient(
+        token=fake_slack.bot_token, base_url=fake_slack.api_url, retry_handlers=[]
+    )
+    fake_slack.inject("chat.postMessage", Fault.late_success(drop=True))
+
+    with pytest.raises(OSError):
+        client.chat_postMessage(channel=CHANNEL, text="sent")
+
+    assert [m.text for m in fake_slack.messages(CHANNEL)] == ["sent"]
+
+
 def test_wait_for_calls_times_out(fake_slack: FakeSlack) -> None:
     with pytest.raises(TimeoutError, match="chat.update"):
         fake_slack.wait_for_calls("chat.update", timeout=0.05)

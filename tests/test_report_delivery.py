@@ -163,22 +163,6 @@ def test_private_channel_tells_owner_once(
     assert len(fake_slack.messages(fake_slack.dm_channel(OWNER))) == 1
 
 
-def test_unknown_outcome_not_retried(
-    setup, fake_slack: FakeSlack, fake_slack_client: WebClient
-) -> None:
-    tracker, clock = setup
-    schedule = add_schedule(tracker, clock, "C0MLTEAM")
-    due(clock)
-    fake_slack.inject("chat.postMessage", Fault.server_error())
-
-    first = deliver_due(tracker, fake_slack_client, schedule)
-    second = deliver_due(tracker, fake_slack_client, schedule)
-
-    assert first == store.UNKNOWN
-    assert second == SKIPPED
-    assert len(fake_slack.calls("chat.postMessage")) == 1
-
-
 def test_refused_report_retried_for_a_day(
     setup, fake_slack: FakeSlack, fake_slack_client: WebClient
 ) -> None:

@@ -305,8 +305,10 @@ FILTERS = [
     ("team:vision", {"resnet", "percent"}),
     ('project:"image classification"', {"resnet"}),
     ("by:alice", {"bert-base", "legacy"}),
+    ("by:@alice", {"bert-base", "legacy"}),
     ("with:alice", {"bert-large"}),
     ("with:erin", {"probe"}),
+    ("with:@erin", {"probe"}),
     ("source:nemo_run", {"resnet"}),
     # id prefixes, including a carry past f and a trailing dash
     ("id:3f2a9c", {"bert-base", "resnet"}),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 from sqlalchemy import text
 
@@ -234,6 +236,36 @@ def test_run_block_completes_and_fails(tracker):
     assert (good.name, good.status) == ("bad", "failed")
     assert "ZeroDivisionError" in good.reason
     assert (bad.name, bad.status) == ("good", "completed")
+
+
+@pytest.mark.parametrize("code", [0, None])
+def test_run_block_completes_on_clean_exit(tracker, code):
+    with pytest.raises(SystemExit), tracker.run("done", researcher="alice") as run:
+        sys.exit(code)
+
+    record = tracker.get(run.id)
+    assert record.status == "completed"
+    assert record.reason == ""
+
+
+@pytest.mark.parametrize("code", [1, "out of memory"])
+def test_run_block_fails_on_error_exit(tracker, code):
+    with pytest.raises(SystemExit), tracker.run("died", researcher="alice") as run:
+        sys.exit(code)
+
+    record = tracker.get(run.id)
+    assert record.status == "failed"
+    assert repr(code) in record.reason
+
+
+def test_run_block_cancels_on_interrupt(tracker):
+    with (
+        pytest.raises(KeyboardInterrupt),
+        tracker.run("stopped", researcher="alice") as run,
+    ):
+        raise KeyboardInterrupt
+
+    assert tracker.get(run.id).status == "cancelled"
 
 
 def test_summary_counts_and_rate(tracker, clock):

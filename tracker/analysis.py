@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, Float, Select, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from tracker import configs, models, validation
@@ -50,14 +51,6 @@ def visible_to(viewer: str | None) -> ColumnElement[bool]:
     )
 
 
-def duration_seconds(dialect: str) -> ColumnElement[float]:
-    """Seconds from started to ended, as the backend computes them."""
-    started, ended = models.Experiment.started_at, models.Experiment.ended_at
-    if dialect == "sqlite":
-        return (func.julianday(ended) - func.julianday(started)) * 86400.0
-    return func.extract("epoch", ended - started).cast(Float)
-
-
 def completion_rate(counts: dict[str, int]) -> float | None:
     """Completed over all that ended; None when nothing has ended yet."""
     ended = counts.get("completed", 0) + counts.get("failed", 0)
@@ -68,39 +61,45 @@ def completion_rate(counts: dict[str, int]) -> float | None:
 
 
 def duration_stats(
-    session: Session, scope: ColumnElement[bool], dialect: str
+    session: Session, scope: ColumnElement[bool]
 ) -> tuple[float | None, float | None]:
     """Return mean and median duration of ended experiments in `scope`."""
-    seconds = duration_seconds(dialect)
-    ended = and_(
-        scope,
-        models.Experiment.ended_at.is_not(None),
-        models.Experiment.started_at.is_not(None),
-    )
+    seconds = models.Experiment.duration_seconds
+    ended = and_(scope, seconds.is_not(None))
     count, mean = session.execute(
         select(func.count(), func.avg(seconds)).where(ended)
     ).one()
     if not count:
         return None, None
     # The median is the middle row (or the mean of the two middle rows) of
-    # the durations in order, fetched with OFFSET instead of loading all.
+    # the durations in index order, fetched with OFFSET instead of loading all.
     middle = select(seconds).where(ended).order_by(seconds)
     offset = (count - 1) // 2
     take = 2 if count % 2 == 0 else 1
-    values = session.scalars(middle.offset(offset).limit(take)).all()
-    median = sum(float(v) for v in values) / len(values)
-    return float(mean), median
+    values: list[float] = []
+    for value in session.scalars(middle.offset(offset).limit(take)):
+        assert value is not None, "the query keeps non-null durations only"
+        values.append(float(value))
+    return float(mean), sum(values) / len(values)
+
+
+@dataclass(frozen=True)
+class _GroupCount:
+    project: str
+    researcher: str
+    status: str
+    count: int
 
 
 def summarize(tracker: Tracker, *, team: str | None, viewer: str | None) -> Summary:
     scope = visible_to(viewer)
     if team is not None:
         scope = and_(scope, models.Experiment.team == team)
-    dialect = tracker.db.dialect
     with tracker.db.read() as session:
-        counts = _count_by(session, models.Experiment.status, scope)
+        groups = _group_counts(session, scope)
+        counts = _total_by(groups, "status")
         by_status = {status: counts.get(status, 0) for status in models.STATUSES}
-        mean, median = duration_stats(session, scope, dialect)
+        mean, median = duration_stats(session, scope)
         return Summary(
             team=team,
             total=sum(counts.values()),
@@ -108,50 +107,84 @@ def summarize(tracker: Tracker, *, team: str | None, viewer: str | None) -> Summ
             completion_rate=completion_rate(by_status),
             mean_duration_seconds=mean,
             median_duration_seconds=median,
-            researchers=_count_by(session, models.Experiment.researcher, scope),
-            projects=_project_progress(session, scope),
+            researchers=_total_by(groups, "researcher"),
+            projects=_project_progress(groups),
             tags=_top_tags(session, scope),
             best=best_per_metric(tracker, session, scope, team or ""),
             latest_completed=_latest_completed(session, scope),
         )
 
 
-def _count_by(
-    session: Session, column: Any, scope: ColumnElement[bool]
-) -> dict[str, int]:
-    rows = session.execute(
-        select(column, func.count()).where(scope).group_by(column).order_by(column)
-    )
-    return {key: count for key, count in rows}
+def _group_counts(session: Session, scope: ColumnElement[bool]) -> list[_GroupCount]:
+    """Count experiments per (project, researcher, status) in one index scan.
 
-
-def _project_progress(
-    session: Session, scope: ColumnElement[bool]
-) -> list[ProjectProgress]:
-    status = models.Experiment.status
-    counts = [func.sum(case((status == s, 1), else_=0)) for s in models.STATUSES]
+    The status, researcher and project figures are all sums of these rows.
+    """
+    E = models.Experiment
     rows = session.execute(
-        select(models.Experiment.project, func.count(), *counts)
+        select(E.project, E.researcher, E.status, func.count())
         .where(scope)
-        .group_by(models.Experiment.project)
-        .order_by(func.count().desc(), models.Experiment.project)
+        .group_by(E.project, E.researcher, E.status)
     )
-    return [
-        ProjectProgress(project, total, int(r), int(c), int(f), int(x))
-        for project, total, r, c, f, x in rows
+    return [_GroupCount(p, r, s, int(c)) for p, r, s, c in rows]
+
+
+def _total_by(groups: list[_GroupCount], attribute: str) -> dict[str, int]:
+    """Sum the counts per value of one attribute, keys in code point order.
+
+    Sorting here, not in SQL, gives the same order on every backend
+    whatever the database's collation.
+    """
+    totals: dict[str, int] = {}
+    for group in groups:
+        key = getattr(group, attribute)
+        totals[key] = totals.get(key, 0) + group.count
+    return dict(sorted(totals.items()))
+
+
+def _project_progress(groups: list[_GroupCount]) -> list[ProjectProgress]:
+    by_project: dict[str, dict[str, int]] = {}
+    for group in groups:
+        counts = by_project.setdefault(group.project, {})
+        counts[group.status] = counts.get(group.status, 0) + group.count
+    progress = [
+        ProjectProgress(
+            project,
+            sum(counts.values()),
+            counts.get("running", 0),
+            counts.get("completed", 0),
+            counts.get("failed", 0),
+            counts.get("cancelled", 0),
+        )
+        for project, counts in by_project.items()
     ]
+    progress.sort(key=lambda p: (-p.total, p.project))
+    return progress
 
 
 def _top_tags(session: Session, scope: ColumnElement[bool]) -> dict[str, int]:
+    # The join starts from the team's experiments (an index in id order) and
+    # looks up each one's tags, instead of reading every tag in the database.
     rows = session.execute(
         select(models.Tag.tag, func.count())
-        .join(models.Experiment, models.Experiment.id == models.Tag.experiment_id)
+        .select_from(models.Experiment)
+        .join(models.Tag, models.Tag.experiment_id == models.Experiment.id)
         .where(scope)
         .group_by(models.Tag.tag)
-        .order_by(func.count().desc(), models.Tag.tag)
-        .limit(TOP_TAGS)
     )
-    return {tag: count for tag, count in rows}
+    return dict(_most_common(rows, TOP_TAGS))
+
+
+def _most_common(rows: Iterable[Any], limit: int) -> list[tuple[str, int]]:
+    """Return the `limit` (name, count) pairs with the highest count.
+
+    Ties go to the name first in code point order. Sorting in Python keeps
+    that order the same on every backend, and the rows are one per distinct
+    name, so there are few of them.
+    """
+    pairs = [(str(name), int(count)) for name, count in rows]
+    pairs.sort(key=lambda pair: (-pair[1], pair[0]))
+    return pairs[:limit]
 
 
 def _latest_completed(
@@ -184,27 +217,54 @@ def best_per_metric(
     direction_of = tracker.directions(team)
     summary = models.MetricSummary
     scope = and_(scope, models.Experiment.status == "completed")
-    keys = session.scalars(
-        select(summary.key)
-        .join(models.Experiment, models.Experiment.id == summary.experiment_id)
+    counts = session.execute(
+        select(summary.key, func.count())
+        .select_from(models.Experiment)
+        .join(summary, summary.experiment_id == models.Experiment.id)
         .where(scope)
         .group_by(summary.key)
-        .order_by(func.count().desc(), summary.key)
-        .limit(limit)
-    ).all()
-    results = []
-    for key in keys:
-        direction = direction_of(key)
-        order = summary.value.asc() if direction == MINIMIZE else summary.value.desc()
-        row = session.execute(
-            select(summary.value, models.Experiment.id, models.Experiment.name)
-            .join(models.Experiment, models.Experiment.id == summary.experiment_id)
-            .where(scope, summary.key == key)
-            .order_by(order, models.Experiment.id)
-            .limit(1)
-        ).one()
-        results.append(BestResult(key, direction, row[0], row[1], row[2]))
-    return results
+    )
+    keys = [key for key, _ in _most_common(counts, limit)]
+    best = [_best_value(session, scope, key, direction_of(key)) for key in keys]
+    ids = [experiment_id for _, experiment_id in best]
+    names: dict[str, str] = {}
+    if ids:
+        rows = session.execute(
+            select(models.Experiment.id, models.Experiment.name).where(
+                models.Experiment.id.in_(ids)
+            )
+        )
+        names = {experiment_id: name for experiment_id, name in rows}
+    return [
+        BestResult(key, direction_of(key), value, experiment_id, names[experiment_id])
+        for key, (value, experiment_id) in zip(keys, best, strict=True)
+    ]
+
+
+def _best_value(
+    session: Session, scope: ColumnElement[bool], key: str, direction: str
+) -> tuple[float, str]:
+    """Return (value, experiment id) of the best value of `key` within `scope`.
+
+    The query walks the (key, value) index from the best value and checks
+    each experiment with EXISTS, so it stops at the first one in scope. As
+    a join, SQLite would read all of the team's completed experiments and
+    sort them instead.
+    """
+    summary = models.MetricSummary
+    order = summary.value.asc() if direction == MINIMIZE else summary.value.desc()
+    in_scope = (
+        select(models.Experiment.id)
+        .where(models.Experiment.id == summary.experiment_id, scope)
+        .exists()
+    )
+    value, experiment_id = session.execute(
+        select(summary.value, summary.experiment_id)
+        .where(summary.key == key, in_scope)
+        .order_by(order, summary.experiment_id)
+        .limit(1)
+    ).one()
+    return value, experiment_id
 
 
 def compare(

@@ -639,9 +639,10 @@ class Tracker:
     def run(self, name: str, **track_options: Any) -> Iterator[Run]:
         """Track an experiment for the duration of a `with` block.
 
-        On a normal exit a still-running experiment is completed; an
-        exception fails it with the exception as the reason and is
-        re-raised; Ctrl-C cancels it.
+        On a normal exit, and on `sys.exit(0)` or `sys.exit()`, a
+        still-running experiment is completed. Any other exception, a
+        non-zero exit status included, fails it with the exception as the
+        reason and is re-raised. Ctrl-C cancels it.
         """
         record = self.track(name, **track_options)
         handle = Run(self, record.id)
@@ -651,15 +652,26 @@ class Tracker:
         except KeyboardInterrupt:
             self._end_quietly(record.id, "cancelled", "interrupted (KeyboardInterrupt)")
             raise
+        except SystemExit as exc:
+            if exc.code in (0, None):
+                self._complete_if_running(record.id)
+            else:
+                reason = f"the script exited with status {exc.code!r} (SystemExit)"
+                self._end_quietly(record.id, "failed", reason)
+            raise
         except BaseException as exc:
             reason = f"{type(exc).__name__}: {exc}"
             self._end_quietly(record.id, "failed", reason)
             raise
         else:
-            if self.get(record.id).status == "running":
-                self.complete(record.id)
+            self._complete_if_running(record.id)
         finally:
             runs.deactivate(token)
+
+    def _complete_if_running(self, identifier: str) -> None:
+        # The block may already have ended the experiment itself.
+        if self.get(identifier).status == "running":
+            self.complete(identifier)
 
     # -- internals ---------------------------------------------------------
 

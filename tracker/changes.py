@@ -36,10 +36,19 @@ def finish(
     now: dt.datetime,
 ) -> dict[str, Any]:
     """End an experiment and return its columns as they are after the change."""
-    changed = {"status": status, "reason": reason, "ended_at": ended_at}
+    changed: dict[str, Any] = {
+        "status": status,
+        "reason": reason,
+        "ended_at": ended_at,
+    }
     if reason:
         # Free-text search covers the failure reason, e.g. "out of memory".
         changed["search_text"] = f"{row['search_text']}\n{reason.lower()}"
+    # Stored so that summaries and reports read durations from an index.
+    started = row["started_at"]
+    changed["duration_seconds"] = (
+        (ended_at - started).total_seconds() if started else None
+    )
     write_access.touch(connection, row["id"], now, **changed)
     logger.info("experiment %s is %s", row["id"], status)
     return {**row, **changed, "updated_at": now}

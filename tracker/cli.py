@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
-from tracker import cli_format
+from tracker import cli_format, cli_people
 from tracker.api import Tracker, default_researcher
 from tracker.configs import load_config_file
 from tracker.errors import ExpbotError, InvalidInput
@@ -48,6 +48,7 @@ def build_parser() -> Parser:
     _add_collaboration_commands(commands)
     _add_read_commands(commands)
     _add_admin_commands(commands)
+    cli_people.register(commands)
     # Imports no nemo_run: the command loads it only when it runs.
     from tracker.nemo.cli import register_cli
 

@@ -514,6 +514,12 @@ class _Term:
                     position, "an experiment id prefix of hex digits, like 3f2a9c"
                 )
             return Field(field, prefix)
+        if field in ("by", "with") and value.startswith("@"):
+            # People are written as mentions in Slack, and users type the
+            # same `by:@alice` in the CLI.
+            value = value[1:]
+            if not value:
+                self.fail(position + 1, f"a handle after `{name}:@`, like alice")
         return Field(field, value)
 
     def choice(

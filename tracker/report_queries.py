@@ -9,12 +9,14 @@ costs a few dozen indexed queries however many experiments the team has.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    CompoundSelect,
     and_,
     case,
     exists,
@@ -23,6 +25,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    union_all,
 )
 from sqlalchemy.orm import Session
 
@@ -66,15 +69,6 @@ def status_at(moment: dt.datetime) -> ColumnElement[Any]:
     """Return the status an experiment had at `moment` (running if not yet ended)."""
     ended_before = and_(E.ended_at.is_not(None), E.ended_at < moment)
     return case((ended_before, E.status), else_=literal("running"))
-
-
-def duration_seconds(dialect: str) -> ColumnElement[Any]:
-    if dialect == "sqlite":
-        # SQLite stores naive UTC text, which julianday() reads as days in a
-        # double; rounding to milliseconds drops its last-digit noise.
-        days = func.julianday(E.ended_at) - func.julianday(E.started_at)
-        return func.round(days * 86400.0, 3)
-    return func.extract("epoch", E.ended_at - E.started_at)
 
 
 def _count_if(condition: ColumnElement[bool]) -> ColumnElement[Any]:
@@ -136,13 +130,28 @@ def outcome_counts(session: Session, window: Window) -> dict[str, int]:
     return counts
 
 
+def open_at(team: str, moment: dt.datetime, *columns: Any) -> CompoundSelect:
+    """Select `columns` of the team's experiments open at `moment`.
+
+    Open means created before `moment` and not ended by it. The two parts
+    are disjoint (no end time, or an end at or after `moment`) and each
+    reads an index range: the experiments running now, and those that
+    ended after `moment`. A single OR would make SQLite read every
+    experiment the team created before `moment`. A row whose status is
+    running has no end time, because ending sets both together.
+    """
+    created_before = and_(E.team == team, E.created_at < moment)
+    still_running = select(*columns).where(
+        created_before, E.status == "running", E.ended_at.is_(None)
+    )
+    ended_later = select(*columns).where(created_before, E.ended_at >= moment)
+    return union_all(still_running, ended_later)
+
+
 def running_at(session: Session, team: str, moment: dt.datetime) -> int:
     """Count the team's experiments created before `moment` and not ended by it."""
-    # status = running implies ended_at IS NULL, so this OR stays on indexes.
-    not_ended = or_(E.status == "running", E.ended_at >= moment)
-    total = session.scalar(
-        select(func.count()).where(E.team == team, E.created_at < moment, not_ended)
-    )
+    rows = open_at(team, moment, E.id).subquery()
+    total = session.scalar(select(func.count()).select_from(rows))
     return int(total or 0)
 
 
@@ -152,26 +161,17 @@ def durations(session: Session, window: Window) -> tuple[float | None, float | N
     Experiments without a start time, or whose start is after their end
     (a clock skew on the training host), are left out.
     """
-    seconds = duration_seconds(session.get_bind().dialect.name)
-    measurable = and_(
-        _ended(window), E.started_at.is_not(None), E.ended_at >= E.started_at
-    )
-    count, mean = session.execute(
-        select(func.count(), func.avg(seconds)).where(measurable)
-    ).one()
-    if not count:
+    # A period's ended experiments are few, so the durations are fetched
+    # and reduced here. The WHERE clause names only the window, which keeps
+    # the query on the (team, ended_at) index, and math.fsum makes the mean
+    # the same on every backend.
+    rows = session.scalars(select(E.duration_seconds).where(_ended(window)))
+    seconds = sorted(value for value in rows if value is not None and value >= 0)
+    if not seconds:
         return None, None
-
-    # The median is the middle row, or the mean of the two middle rows.
-    middle = session.scalars(
-        select(seconds)
-        .where(measurable)
-        .order_by(seconds)
-        .offset((count - 1) // 2)
-        .limit(2 - count % 2)
-    ).all()
-    median = sum(float(value) for value in middle) / len(middle)
-    return float(mean), median
+    count = len(seconds)
+    middle = seconds[(count - 1) // 2 : count // 2 + 1]
+    return math.fsum(seconds) / count, math.fsum(middle) / len(middle)
 
 
 def group_counts(
@@ -200,12 +200,12 @@ def group_counts(
             .group_by(column, E.status)
         ).all()
     )
-    not_ended = or_(E.status == "running", E.ended_at >= window.cutoff)
+    running = open_at(window.team, window.cutoff, column.label("name")).subquery()
     add(
         session.execute(
-            select(column, literal("running"), func.count())
-            .where(E.team == window.team, E.created_at < window.cutoff, not_ended)
-            .group_by(column)
+            select(running.c.name, literal("running"), func.count()).group_by(
+                running.c.name
+            )
         ).all(),
         "running",
     )

@@ -19,7 +19,10 @@ that guess is wrong. `team:NAME` also sets your team, which `/exp summary` \
 and `/exp report` use by default. A handle already in use (in the people \
 list, or as an experiment's researcher or collaborator) is yours to link \
 only when its stored email is your Slack email. Otherwise an admin links \
-it, mentioning you.
+it, mentioning you. From the CLI, store your Slack email with \
+`expbot people add HANDLE --email ADDRESS` first. If someone else links a \
+free handle at the same moment as you, one of you gets it and the other \
+is told it was just taken.
 Examples:
 • `/exp link alice`
 • `/exp link alice team:nlp`

@@ -15,6 +15,12 @@ class Fault:
     seconds, after which the fake handles it as usual. That is what a client
     timeout looks like when Slack did act on the request: the message is
     posted, but the client never sees the reply.
+
+    With `acts`, the fake handles the call first and then sends the fault's
+    reply (after `delay`): Slack did the work, but the client sees an error
+    or a timeout. A message posted so shows in history `visible_after`
+    seconds later on the workspace's clock. With `drop`, the fake closes
+    the connection instead of replying, and the client sees it reset.
     """
 
     status: int = 200
@@ -22,6 +28,9 @@ class Fault:
     retry_after: int | None = None
     delay: float = 0.0
     body: str | None = None
+    acts: bool = False
+    visible_after: float = 0.0
+    drop: bool = False
 
     @classmethod
     def server_error(cls, status: int = 500) -> Fault:
@@ -34,6 +43,31 @@ class Fault:
     @classmethod
     def slow(cls, delay: float) -> Fault:
         return cls(delay=delay)
+
+    @classmethod
+    def late_success(
+        cls,
+        *,
+        visible_after: float = 0.0,
+        delay: float = 0.0,
+        status: int = 200,
+        drop: bool = False,
+    ) -> Fault:
+        """Slack posts, but the client sees `status`, a timeout or a reset.
+
+        For a timeout, make `delay` longer than the client's timeout; for a
+        reset, pass `drop`. The message is in history only `visible_after`
+        seconds after the post, on the workspace's clock.
+        """
+        error = "fatal_error" if status >= 500 else None
+        return cls(
+            status=status,
+            error=error,
+            delay=delay,
+            acts=True,
+            visible_after=visible_after,
+            drop=drop,
+        )
 
     @classmethod
     def slack_error(cls, error: str) -> Fault:

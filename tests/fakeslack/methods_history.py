@@ -1,7 +1,8 @@
 """Fake `conversations.history` and `conversations.replies`.
 
 Message metadata is returned only with `include_all_metadata`, as Slack
-does, and `oldest` is honoured; paging is one page, since tests post far
+does, and `oldest` is honoured. A message from a late success is left
+out until its `visible_at`. Paging is one page, since tests post far
 fewer messages than a page holds.
 """
 
@@ -16,9 +17,10 @@ from tests.fakeslack.workspace import BOT_USER_ID, Message
 def _page(request: ApiRequest, messages: list[Message]) -> dict[str, Any]:
     oldest = float(request.get("oldest", 0) or 0)
     with_metadata = request.flag("include_all_metadata")
+    now = request.workspace.clock()
     found = []
     for message in sorted(messages, key=lambda m: float(m.ts), reverse=True):
-        if float(message.ts) <= oldest:
+        if float(message.ts) <= oldest or message.visible_at > now:
             continue
         data = message.to_dict()
         if not with_metadata:

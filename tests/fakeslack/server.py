@@ -37,6 +37,7 @@ from tests.fakeslack.faults import Fault, FaultQueue
 from tests.fakeslack.limits import RateLimit, RateLimiter
 from tests.fakeslack.response_urls import ResponseUrls
 from tests.fakeslack.wire import (
+    DROPPED,
     Reply,
     bearer_token,
     error_reply,
@@ -106,7 +107,9 @@ class FakeSlack:
     """A Slack workspace and Web API served on 127.0.0.1 at a free port.
 
     Use it as a context manager, or call `start()` and `stop()`.
-    `rate_limit=None` turns off the chat.postMessage rate limit.
+    `rate_limit=None` turns off the chat.postMessage rate limit. `clock`
+    (seconds since the epoch, default `time.time`) decides when a late
+    success shows in history; tests pass their fake clock.
     """
 
     def __init__(
@@ -119,12 +122,15 @@ class FakeSlack:
         rate_limit: RateLimit | None = DEFAULT_RATE_LIMIT,
         users: list[User] | None = None,
         channels: list[Channel] | None = None,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         self.bot_token = bot_token
         self.app_token = app_token
         self.signing_secret = signing_secret
         self.scopes = frozenset(scopes)
         self.workspace = Workspace(users, channels)
+        if clock is not None:
+            self.workspace.clock = clock
         self.log = CallLog()
         self.faults = FaultQueue()
         self.lock = threading.RLock()
@@ -292,6 +298,10 @@ class FakeSlack:
         call = Call(method, params, headers, time.time(), url.path, status, response)
         self.log.record(call)
         logger.debug("fake slack %s -> %s %s", method, status, call.error or "ok")
+        if status == DROPPED:
+            # No status line: the client reads an empty reply and gives up.
+            handler.close_connection = True
+            return
         send_reply(handler, status, reply, extra)
 
     def _handle_api(
@@ -299,11 +309,33 @@ class FakeSlack:
     ) -> Reply:
         token = bearer_token(headers) or params.pop("token", None)
         fault = self.faults.take(method)
+        if fault is not None and fault.acts:
+            return self._act_then_fail(fault, method, params, token)
         if fault is not None and fault.delay:
             self._stopping.wait(fault.delay)
         if fault is not None and fault.replaces_reply:
             return fault_reply(fault)
         return self._call_method(method, params, token)
+
+    def _act_then_fail(
+        self, fault: Fault, method: str, params: dict[str, Any], token: str | None
+    ) -> Reply:
+        """Do the call, hide what it posted for a while, then reply with `fault`."""
+        status, reply, extra = self._call_method(method, params, token)
+        if isinstance(reply, dict) and reply.get("ok") and "ts" in reply:
+            with self.lock:
+                posted = self.workspace.find_message(
+                    str(reply.get("channel")), str(reply["ts"])
+                )
+                if posted is not None:
+                    posted.visible_at = self.workspace.clock() + fault.visible_after
+        if fault.delay:
+            self._stopping.wait(fault.delay)
+        if fault.drop:
+            return DROPPED, {"dropped": True}, {}
+        if fault.replaces_reply:
+            return fault_reply(fault)
+        return status, reply, extra
 
     def _call_method(
         self, method: str, params: dict[str, Any], token: str | None

@@ -11,6 +11,8 @@ from tests.fakeslack.faults import Fault
 
 # (HTTP status, JSON object or plain text body, extra headers)
 Reply = tuple[int, dict[str, Any] | str, dict[str, str]]
+# The status of a reply that is never sent: the connection is closed.
+DROPPED = 0
 
 
 def bearer_token(headers: dict[str, str]) -> str | None:

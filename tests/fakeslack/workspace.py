@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -102,6 +103,9 @@ class Message:
     files: list[str] = field(default_factory=list)
     edits: int = 0
     metadata: dict[str, Any] | None = None
+    # When history starts to show the message, on the workspace's clock;
+    # 0 is at once. A late success (see `Fault.late_success`) sets it.
+    visible_at: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         message: dict[str, Any] = {
@@ -218,6 +222,8 @@ class Workspace:
         # trigger_id -> time.monotonic() when the fake minted it
         self.triggers: dict[str, float] = {}
         self.trigger_ttl = TRIGGER_TTL
+        # Seconds since the epoch; tests may swap in their fake clock.
+        self.clock: Callable[[], float] = time.time
         self._ids = itertools.count(1)
         self._last_ts = 0.0
 
