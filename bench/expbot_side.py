@@ -37,11 +37,14 @@ class ExpbotSide:
     def close(self) -> None:
         self.tracker.close()
 
-    def write(self, spec: ExperimentSpec, *, history: bool = True) -> None:
+    def write(
+        self, spec: ExperimentSpec, *, history: bool = True, batched: bool = False
+    ) -> None:
         """Record one experiment as a training script would.
 
-        With `history`, every step's metrics are logged one call per step.
-        Without, only the last step's are, by `complete` where the
+        With `history`, every step's metrics are logged one call per step,
+        or with `batched`, all steps in one `log_metrics_batch` call. Without
+        `history`, only the last step's are, by `complete` where the
         experiment completes; the rows beyond the write-throughput sample
         are loaded that way.
         """
@@ -61,10 +64,16 @@ class ExpbotSide:
             self.clock.now = spec.ended or spec.created
             self.tracker.complete(record.id, spec.final)
             return
-        steps = range(STEPS) if history else [STEPS - 1]
-        for step in steps:
-            self.clock.now = spec.step_time(step)
-            self.tracker.log_metrics(record.id, spec.points[step], step=step)
+        if history and batched:
+            # A buffered loop flushes after its last step.
+            self.clock.now = spec.step_time(STEPS - 1)
+            batch = [(step, spec.points[step]) for step in range(STEPS)]
+            self.tracker.log_metrics_batch(record.id, batch)
+        else:
+            steps = range(STEPS) if history else [STEPS - 1]
+            for step in steps:
+                self.clock.now = spec.step_time(step)
+                self.tracker.log_metrics(record.id, spec.points[step], step=step)
         self._end(record.id, spec)
 
     def _end(self, experiment_id: str, spec: ExperimentSpec) -> None:

@@ -46,12 +46,15 @@ class MlflowSide:
     def close(self) -> None:
         pass
 
-    def write(self, spec: ExperimentSpec, *, history: bool = True) -> None:
+    def write(
+        self, spec: ExperimentSpec, *, history: bool = True, batched: bool = False
+    ) -> None:
         """Record one run with the call pattern of a training script.
 
         The params go in the first step's `log_batch`, so the run takes the
         same number of calls as on expbot's side: create, one per step,
-        end.
+        end. With `batched`, one `log_batch` carries every step's metrics,
+        as expbot's `log_metrics_batch` does.
         """
         from mlflow.entities import Param
 
@@ -63,12 +66,21 @@ class MlflowSide:
         )
         run_id = run.info.run_id
         params = [Param(key, str(value)) for key, value in spec.config.items()]
-        steps = range(STEPS) if history else [STEPS - 1]
-        for step in steps:
+        if history and batched:
+            metrics = [m for step in range(STEPS) for m in _metrics(spec, step)]
             self.client.log_batch(
-                run_id, metrics=_metrics(spec, step), params=params, synchronous=True
+                run_id, metrics=metrics, params=params, synchronous=True
             )
-            params = []
+        else:
+            steps = range(STEPS) if history else [STEPS - 1]
+            for step in steps:
+                self.client.log_batch(
+                    run_id,
+                    metrics=_metrics(spec, step),
+                    params=params,
+                    synchronous=True,
+                )
+                params = []
         if spec.ended is not None:
             self.client.set_terminated(
                 run_id, MLFLOW_STATUS[spec.status], end_time=epoch_ms(spec.ended)

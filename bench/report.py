@@ -64,7 +64,7 @@ def rows(results: dict[str, Any]) -> list[Row]:
     expbot = backends.get("expbot_sqlite", {})
     pg = backends.get("expbot_postgres", "not run")
     mlflow = backends.get("mlflow_sqlite", "not run")
-    table = [_write_row(expbot, pg, mlflow)]
+    table = [_write_row(expbot, pg, mlflow), _batched_write_row(expbot, mlflow)]
     for question in questions():
         table.append(_question_row(question.key, question.title, expbot, pg, mlflow))
     table.extend(_expbot_only_rows(expbot, pg))
@@ -89,6 +89,32 @@ def _write_row(expbot: Any, pg: Any, mlflow: Any) -> Row:
         _number(theirs),
         ratio,
         ">= 5x",
+    )
+
+
+def _batched_write_row(expbot: Any, mlflow: Any) -> Row:
+    """Return the row of the sample written with every step in one call."""
+
+    def runs_per_second(side: Any) -> float | None:
+        if isinstance(side, str):
+            return None
+        return side["load"].get("batched_runs_per_second") or None
+
+    ours, theirs = runs_per_second(expbot), runs_per_second(mlflow)
+    ratio = _speedup(ours / theirs) if ours and theirs else "-"
+    if ratio != "-" and expbot["load"].get("batched_write_cpu_seconds"):
+        cpu = (
+            mlflow["load"]["batched_write_cpu_seconds"]
+            / expbot["load"]["batched_write_cpu_seconds"]
+        )
+        ratio += f" (CPU {cpu:.1f}x)"
+    return Row(
+        "write, all steps in one call, experiments/s (API)",
+        _number(ours),
+        "-",
+        _number(theirs),
+        ratio,
+        "-",
     )
 
 

@@ -4,7 +4,10 @@ Loading has two parts. The first `write_sample` experiments go through each
 side's public API with a training script's call pattern (create, log each
 of the 10 steps, end), and that part gives the write throughput. The sides
 take turns, in writing and in answering questions, so that other work on
-a shared machine slows them alike. The rest
+a shared machine slows them alike. The same sample is then written again
+into scratch databases with every step in one call on both sides (expbot's
+`log_metrics_batch`, one MLflow `log_batch`), for the batched write
+figure, and those databases are deleted. The rest
 only feed the query figures, with the last step's metrics only. expbot
 still loads them through its public API. MLflow's rows are inserted
 straight into its tables, because its client would take hours at 100,000
@@ -16,6 +19,7 @@ from __future__ import annotations
 import gc
 import json
 import logging
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -63,6 +67,9 @@ class Entry:
     fresh: bool
     load_rest: Callable[[list[ExperimentSpec]], None]
     figures: dict[str, Any] = field(default_factory=dict)
+    # Opens this side on an empty database in a scratch folder, for the
+    # batched write sample; None where that sample is not written.
+    open_scratch: Callable[[Path], Any] | None = None
 
 
 def run(options: Options) -> dict[str, Any]:
@@ -104,7 +111,12 @@ def open_expbot(url: str, key: str, options: Options) -> Entry:
     if fresh:
         _remove_sqlite_files(url)
     side = ExpbotSide(url)
-    return Entry(key, side, fresh, lambda rest: _write_quick(side, rest))
+    entry = Entry(key, side, fresh, lambda rest: _write_quick(side, rest))
+    if url.startswith("sqlite:"):
+        entry.open_scratch = lambda folder: ExpbotSide(
+            f"sqlite:///{folder / 'expbot.db'}"
+        )
+    return entry
 
 
 def open_mlflow(options: Options) -> Entry | str:
@@ -119,7 +131,11 @@ def open_mlflow(options: Options) -> Entry | str:
     if fresh:
         _remove_sqlite_files(url)
     side = MlflowSide(url, options.workdir / "mlflow-artifacts")
-    return Entry(key, side, fresh, side.bulk_load)
+    entry = Entry(key, side, fresh, side.bulk_load)
+    entry.open_scratch = lambda folder: MlflowSide(
+        f"sqlite:///{folder / 'mlflow.db'}", folder / "mlflow-artifacts"
+    )
+    return entry
 
 
 def measure_entries(
@@ -200,6 +216,7 @@ def load_entries(
                 entry.side.write(spec)
             wall[entry.key] += time.perf_counter() - wall_started
             cpu[entry.key] += time.process_time() - cpu_started
+    batched = write_batched_sample(fresh, sample, options)
     for entry in fresh:
         logger.info("%s: loading %d more experiments", entry.key, len(rest))
         rest_seconds, _ = rate(len(rest), lambda e=entry: e.load_rest(rest))
@@ -209,10 +226,56 @@ def load_entries(
             "write_seconds": round(seconds, 3),
             "runs_per_second": round(len(sample) / seconds, 2) if seconds else 0.0,
             "write_cpu_seconds": round(cpu[entry.key], 3),
+            **batched.get(entry.key, {}),
             "rest": len(rest),
             "rest_seconds": round(rest_seconds, 3),
         }
         _save_marker(options, entry.key, entry.figures["load"])
+
+
+def write_batched_sample(
+    entries: list[Entry], sample: list[ExperimentSpec], options: Options
+) -> dict[str, dict[str, Any]]:
+    """Write the sample with all steps in one call per side, in turns.
+
+    Each side writes into an empty scratch database, deleted afterwards,
+    so the query figures see the same data as without this sample.
+    """
+    folder = options.workdir / "batched"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    sides = {
+        entry.key: entry.open_scratch(folder)
+        for entry in entries
+        if entry.open_scratch is not None
+    }
+    wall = dict.fromkeys(sides, 0.0)
+    cpu = dict.fromkeys(sides, 0.0)
+    if sides and sample:
+        logger.info("writing %d experiments again, all steps in one call", len(sample))
+    try:
+        for start in range(0, len(sample), WRITE_TURN):
+            turn = sample[start : start + WRITE_TURN]
+            for key, side in sides.items():
+                wall_started, cpu_started = time.perf_counter(), time.process_time()
+                for spec in turn:
+                    side.write(spec, batched=True)
+                wall[key] += time.perf_counter() - wall_started
+                cpu[key] += time.process_time() - cpu_started
+    finally:
+        for side in sides.values():
+            side.close()
+        shutil.rmtree(folder, ignore_errors=True)
+    return {
+        key: {
+            "batched_write_seconds": round(wall[key], 3),
+            "batched_runs_per_second": (
+                round(len(sample) / wall[key], 2) if wall[key] else 0.0
+            ),
+            "batched_write_cpu_seconds": round(cpu[key], 3),
+        }
+        for key in sides
+    }
 
 
 def ask_questions(

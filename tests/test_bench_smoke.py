@@ -109,3 +109,59 @@ def test_bench_times_summary_and_report(results: dict[str, Any]) -> None:
     figures = results["backends"]["expbot_sqlite"]
     for key in ("summary", "report", "report_charts"):
         assert isinstance(figures[key], dict), figures[key]
+
+
+def test_bench_times_batched_writes(results: dict[str, Any]) -> None:
+    sides = ["expbot_sqlite", "mlflow_sqlite"] if HAS_MLFLOW else ["expbot_sqlite"]
+    for key in sides:
+        load = results["backends"][key]["load"]
+        assert load["batched_runs_per_second"] > 0, key
+        assert load["batched_write_cpu_seconds"] > 0, key
+    assert "write, all steps in one call" in report.format_text(results)
+
+
+def test_expbot_batched_write_same_data(tmp_path: Path) -> None:
+    from bench.expbot_side import ExpbotSide
+
+    spec = next(s for s in generate(20) if s.status == "completed")
+    stepwise = ExpbotSide(f"sqlite:///{tmp_path / 'stepwise.db'}")
+    batched = ExpbotSide(f"sqlite:///{tmp_path / 'batched.db'}")
+
+    stepwise.write(spec)
+    batched.write(spec, batched=True)
+
+    logged = stepwise.tracker.search("")[0]
+    buffered = batched.tracker.search("")[0]
+    assert buffered.metrics == logged.metrics == spec.final
+    assert buffered.status == logged.status == "completed"
+    history = [
+        (p.key, p.step, p.value) for p in batched.tracker.metric_history(buffered.id)
+    ]
+    expected = [
+        (p.key, p.step, p.value) for p in stepwise.tracker.metric_history(logged.id)
+    ]
+    assert history == expected
+    assert len(history) == STEPS * len(spec.final)
+    stepwise.close()
+    batched.close()
+
+
+@pytest.mark.skipif(not HAS_MLFLOW, reason="MLflow is not installed")
+def test_mlflow_batched_write_same_data(tmp_path: Path) -> None:
+    from bench.mlflow_side import MlflowSide
+
+    spec = next(s for s in generate(20) if s.status == "completed")
+    side = MlflowSide(f"sqlite:///{tmp_path / 'mlflow.db'}", tmp_path / "artifacts")
+
+    side.write(spec)
+    side.write(spec, batched=True)
+
+    runs = side.client.search_runs(list(side.experiment_ids.values()))
+    assert len(runs) == 2
+    for mlflow_run in runs:
+        assert mlflow_run.data.metrics == spec.final
+        params = {k: str(v) for k, v in spec.config.items()}
+        assert mlflow_run.data.params == params
+        run_id = mlflow_run.info.run_id
+        history = side.client.get_metric_history(run_id, "accuracy")
+        assert sorted(m.step for m in history) == list(range(STEPS))

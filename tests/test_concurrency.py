@@ -11,6 +11,8 @@ from tracker import Tracker, models
 
 PROCESSES = 8
 CHANGES = 200
+# Steps each worker logs to the one shared metric.
+SHARED_STEPS = 60
 
 
 def make_changes(url: str, experiment_ids: list[str], worker: int) -> None:
@@ -74,4 +76,48 @@ def test_parallel_changes_lose_nothing(database_url):
     assert count(tracker, shared) == PROCESSES * shares
     summaries = select(func.count()).select_from(models.MetricSummary)
     assert count(tracker, summaries) == PROCESSES * len(experiment_ids)
+    # Each worker logs its metric at rising steps, so every summary is the
+    # worker's last metric change on that experiment.
+    for position, experiment_id in enumerate(experiment_ids):
+        last = max(
+            i
+            for i in range(CHANGES)
+            if i % 3 == 0 and i % len(experiment_ids) == position
+        )
+        expected = {f"w{worker}": float(last) for worker in range(PROCESSES)}
+        assert tracker.get(experiment_id).metrics == expected
+    tracker.close()
+
+
+def log_interleaved_steps(url: str, experiment_id: str, worker: int) -> None:
+    """Log one shared metric at steps worker, worker + PROCESSES, ..."""
+    tracker = Tracker(url)
+    for index in range(SHARED_STEPS):
+        step = index * PROCESSES + worker
+        tracker.log_metrics(experiment_id, {"shared": float(step)}, step=step)
+    tracker.close()
+
+
+@pytest.mark.slow
+def test_parallel_steps_never_regress_summary(database_url):
+    tracker = Tracker(database_url)
+    experiment_id = tracker.track("shared", researcher="lead").id
+    context = multiprocessing.get_context("spawn")
+    workers = [
+        context.Process(
+            target=log_interleaved_steps, args=(database_url, experiment_id, worker)
+        )
+        for worker in range(PROCESSES)
+    ]
+
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=240)
+
+    assert [w.exitcode for w in workers] == [0] * PROCESSES
+    highest = SHARED_STEPS * PROCESSES - 1
+    assert tracker.get(experiment_id).metrics == {"shared": float(highest)}
+    points = select(func.count()).select_from(models.MetricPoint)
+    assert count(tracker, points) == SHARED_STEPS * PROCESSES
     tracker.close()

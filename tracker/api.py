@@ -17,19 +17,28 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, Select, func, literal_column, select
+from sqlalchemy import Connection, Row, Select, func, literal_column, select
 from sqlalchemy.dialects.postgresql import insert as postgres_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from tracker import capture as capture_facts
-from tracker import changes, configs, directions, models, runs, validation
+from tracker import (
+    changes,
+    configs,
+    directions,
+    metric_writes,
+    models,
+    record_rows,
+    runs,
+    validation,
+    write_access,
+)
 from tracker.db import Database, ensure_schema, make_engine
 from tracker.errors import (
     ExperimentNotFound,
     InvalidInput,
     InvalidTransition,
-    PermissionDenied,
 )
 from tracker.lookup import load_records, resolve
 from tracker.query import Query, parse
@@ -48,11 +57,6 @@ MAX_PAGE_SIZE = 1000
 MAX_OFFSET = 10**9
 # Columns of a metric direction that a new setting replaces.
 UPSERT_COLUMNS = ("direction", "goal", "set_by", "updated_at")
-# Relationships that logging metrics loads: summaries and collaborators.
-METRIC_OPTIONS = (
-    selectinload(models.Experiment.metrics),
-    selectinload(models.Experiment.collaborators),
-)
 
 
 def default_researcher() -> str:
@@ -140,49 +144,37 @@ class Tracker:
         facts = capture_facts.capture() if capture else {}
         now = self.clock()
 
-        row = models.Experiment(
-            id=str(uuid.uuid4()),
-            name=name,
-            description=description,
-            researcher=researcher,
-            team=team,
-            project=project,
-            status="running",
-            visibility=visibility,
-            source=source,
-            created_at=now,
-            started_at=started_at or now,
-            updated_at=now,
-            reason="",
-            config=config,
-            config_version=1,
-            custom=custom,
-            reproducibility=facts,
-            search_text=changes.search_text(name, description, []),
-        )
-        row.tags = [models.Tag(tag=tag) for tag in tag_list]
-        row.collaborators = [
-            models.Collaborator(handle=h, added_by=researcher, added_at=now)
-            for h in dict.fromkeys(people)
-            if h != researcher
-        ]
+        experiment: dict[str, Any] = {
+            "id": str(uuid.uuid4()),
+            "name": name,
+            "description": description,
+            "researcher": researcher,
+            "team": team,
+            "project": project,
+            "status": "running",
+            "visibility": visibility,
+            "source": source,
+            "created_at": now,
+            "started_at": started_at or now,
+            "ended_at": None,
+            "updated_at": now,
+            "reason": "",
+            "config": config,
+            "config_version": 1,
+            "custom": custom,
+            "reproducibility": facts,
+            "search_text": changes.search_text(name, description, []),
+        }
+        handles = [h for h in dict.fromkeys(people) if h != researcher]
         with self.db.write() as session:
-            session.add(row)
-            # Rows below refer to the experiment without a relationship, so
-            # the experiment must be inserted first.
-            session.flush()
-            session.add(
-                models.ConfigVersion(
-                    experiment_id=row.id,
-                    version=1,
-                    config=config,
-                    author=researcher,
-                    created_at=now,
-                )
+            connection = session.connection()
+            changes.insert_experiment(connection, experiment, tag_list, handles, now)
+            changes.emit_event(
+                connection, experiment["id"], "created", researcher, {}, now
             )
-            changes.replace_config_params(session, row.id, config, flush=False)
-            changes.emit(session, row, "created", researcher, {}, now)
-            record = ExperimentRecord.from_model(row)
+        record = record_rows.build_record(
+            experiment, tags=tag_list, collaborators=handles
+        )
         logger.info("tracked experiment %s (%s)", record.id, record.name)
         return record
 
@@ -243,17 +235,30 @@ class Tracker:
 
         The summary follows the highest step; points without a step count
         as newer than any before them. Training loops call this at every
-        step, so it loads only what it changes and returns nothing.
+        step, so it reads only the experiment's owner, team and visibility
+        (and its collaborators when `actor` is not the owner), writes with
+        Core statements and returns nothing.
         """
         values = validation.metrics(metrics)
         step = validation.step(step)
-        with self.db.write() as session:
-            row = self._load_for_change(
-                session, identifier, actor, False, options=METRIC_OPTIONS
-            )
-            now = self.clock()
-            changes.record_metrics(session, row, values, step, now)
-            row.updated_at = now
+        self._record_points(identifier, [(step, values)], actor)
+
+    def log_metrics_batch(
+        self,
+        identifier: str,
+        steps: Iterable[tuple[int | None, Mapping[str, Any]]],
+        *,
+        actor: str | None = None,
+    ) -> None:
+        """Log several steps' metrics in one transaction, e.g. a buffered loop.
+
+        `steps` is a sequence of `(step, {metric: value})` pairs, in the
+        order they were measured. Summaries and `threshold` events come out
+        as if each pair had been passed to `log_metrics` in turn. One
+        invalid step or value rejects the whole batch and writes nothing.
+        """
+        batch = validation.metric_steps(steps)
+        self._record_points(identifier, batch, actor)
 
     def complete(
         self,
@@ -272,20 +277,22 @@ class Tracker:
         values = validation.metrics(metrics or {})
         uris = [validation.artifact(uri) for uri in artifacts]
         with self.db.write() as session:
-            row = self._load_for_change(session, identifier, actor, as_admin)
+            connection = session.connection()
+            row = self._lock_for_end(connection, identifier, actor, as_admin)
             changes.require_running(row, "complete")
             now = self.clock()
-            changes.record_metrics(session, row, values, None, now)
-            row.artifacts.extend(models.Artifact(uri=u, created_at=now) for u in uris)
-            changes.finish(
-                row, "completed", "", changes.end_time(row, ended_at, now), now
+            metric_writes.record_points(connection, row, [(None, values)], now)
+            changes.add_artifacts(connection, row.id, uris, now)
+            ended = changes.end_time(row, ended_at, now)
+            columns = changes.finish(
+                connection, row._mapping, "completed", "", ended, now
             )
-            session.flush()
-            summary = {m.key: m.value for m in row.metrics}
-            changes.emit(
-                session, row, "completed", actor or row.researcher, summary, now
+            record = record_rows.load_record(connection, columns)
+            by = actor or row.researcher
+            changes.emit_event(
+                connection, row.id, "completed", by, dict(record.metrics), now
             )
-            return ExperimentRecord.from_model(row)
+            return record
 
     def fail(
         self,
@@ -699,17 +706,46 @@ class Tracker:
         ended_at: dt.datetime | None = None,
     ) -> ExperimentRecord:
         with self.db.write() as session:
-            row = self._load_for_change(session, identifier, actor, as_admin)
+            connection = session.connection()
+            row = self._lock_for_end(connection, identifier, actor, as_admin)
             action = {"failed": "fail", "cancelled": "cancel"}[status]
             changes.require_running(row, action)
             now = self.clock()
-            changes.finish(
-                row, status, reason, changes.end_time(row, ended_at, now), now
+            ended = changes.end_time(row, ended_at, now)
+            columns = changes.finish(
+                connection, row._mapping, status, reason, ended, now
             )
-            changes.emit(
-                session, row, status, actor or row.researcher, {"reason": reason}, now
-            )
-            return ExperimentRecord.from_model(row)
+            by = actor or row.researcher
+            changes.emit_event(connection, row.id, status, by, {"reason": reason}, now)
+            return record_rows.load_record(connection, columns)
+
+    def _lock_for_end(
+        self, connection: Connection, identifier: str, actor: str | None, as_admin: bool
+    ) -> Row[Any]:
+        """Lock an experiment for complete, fail or cancel, with every column."""
+        row = write_access.lock_experiment(
+            connection, identifier, record_rows.RECORD_COLUMNS
+        )
+        write_access.check_actor(connection, identifier, row, actor, as_admin)
+        return row
+
+    def _record_points(
+        self,
+        identifier: str,
+        steps: Sequence[metric_writes.StepValues],
+        actor: str | None,
+    ) -> None:
+        """Write metric points in one transaction and bump `updated_at`.
+
+        The experiment's status is not checked, so a finished experiment
+        takes points too.
+        """
+        with self.db.write() as session:
+            connection = session.connection()
+            now = self.clock()
+            experiment = write_access.lock_and_touch(connection, identifier, now)
+            write_access.check_actor(connection, identifier, experiment, actor, False)
+            metric_writes.record_points(connection, experiment, steps, now)
 
     def _end_quietly(self, identifier: str, status: str, reason: str) -> None:
         try:
@@ -735,25 +771,13 @@ class Tracker:
         identifier: str,
         actor: str | None,
         as_admin: bool,
-        options: tuple[Any, ...] = (),
     ) -> models.Experiment:
-        row = resolve(
-            session,
-            identifier,
-            eager=not options,
-            for_update=True,
-            options=options,
-        )
+        row = resolve(session, identifier, eager=True, for_update=True)
         if actor is not None and not as_admin:
-            collaborators = {c.handle for c in row.collaborators}
-            if actor != row.researcher and actor not in collaborators:
-                if row.visibility == "private":
-                    raise ExperimentNotFound(identifier)
-                raise PermissionDenied(
-                    f"Only {row.researcher}, the collaborators or an admin can change "
-                    f"experiment `{row.id[:8]}`. Ask {row.researcher} to share it "
-                    "with you."
-                )
+            collaborator = actor in {c.handle for c in row.collaborators}
+            write_access.require_change_allowed(
+                identifier, row, actor, as_admin, collaborator
+            )
         return row
 
 

@@ -1,8 +1,9 @@
 """Changes to an experiment row inside a write transaction.
 
-The Tracker opens the transaction and loads the row. These functions
-change it and add the rows that go with the change (metric points, config
-versions, outbox events), so each public call stays one transaction.
+The Tracker opens the transaction and loads the row, as an ORM object or
+as the columns a Core write needs. These functions change it and add the
+rows that go with the change (config versions, outbox events), so each
+public call stays one transaction. Metric points are in `metric_writes`.
 """
 
 from __future__ import annotations
@@ -12,33 +13,45 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import Connection, delete, insert
 from sqlalchemy.orm import Session
 
-from tracker import configs, directions, models
+from tracker import configs, models, write_access
 from tracker.errors import InvalidInput, InvalidTransition
+from tracker.write_access import table_of
 
 logger = logging.getLogger(__name__)
 
+_INSERT_EVENT = insert(table_of(models.Event))
+_INSERT_EXPERIMENT = insert(table_of(models.Experiment))
+_INSERT_CONFIG_VERSION = insert(table_of(models.ConfigVersion))
+
 
 def finish(
-    row: models.Experiment,
+    connection: Connection,
+    row: Mapping[Any, Any],
     status: str,
     reason: str,
     ended_at: dt.datetime,
     now: dt.datetime,
-) -> None:
-    row.status = status
-    row.reason = reason
+) -> dict[str, Any]:
+    """End an experiment and return its columns as they are after the change."""
+    changed: dict[str, Any] = {
+        "status": status,
+        "reason": reason,
+        "ended_at": ended_at,
+    }
     if reason:
         # Free-text search covers the failure reason, e.g. "out of memory".
-        row.search_text = f"{row.search_text}\n{reason.lower()}"
-    row.ended_at = ended_at
+        changed["search_text"] = f"{row['search_text']}\n{reason.lower()}"
     # Stored so that summaries and reports read durations from an index.
-    started = row.started_at
-    row.duration_seconds = (ended_at - started).total_seconds() if started else None
-    row.updated_at = now
-    logger.info("experiment %s is %s", row.id, status)
+    started = row["started_at"]
+    changed["duration_seconds"] = (
+        (ended_at - started).total_seconds() if started else None
+    )
+    write_access.touch(connection, row["id"], now, **changed)
+    logger.info("experiment %s is %s", row["id"], status)
+    return {**row, **changed, "updated_at": now}
 
 
 def add_config_version(
@@ -62,55 +75,11 @@ def add_config_version(
     replace_config_params(session, row.id, config)
 
 
-def record_metrics(
-    session: Session,
-    row: models.Experiment,
-    values: Mapping[str, float],
-    step: int | None,
-    now: dt.datetime,
-) -> None:
-    if not values:
-        return
-    summaries = {m.key: m for m in row.metrics}
-    goals = _goals(session, row.team, list(values))
-    for key, value in values.items():
-        session.add(
-            models.MetricPoint(
-                experiment_id=row.id, key=key, value=value, step=step, logged_at=now
-            )
-        )
-        current = summaries.get(key)
-        if _is_older(step, current):
-            continue
-        previous = current.value if current else None
-        if current is None:
-            current = models.MetricSummary(key=key, value=value, step=step)
-            row.metrics.append(current)
-            summaries[key] = current
-        current.value, current.step, current.updated_at = value, step, now
-        if key in goals and _crosses(previous, value, goals[key]):
-            _emit_threshold(session, row, key, value, goals[key], now)
-
-
-def _emit_threshold(
-    session: Session,
-    row: models.Experiment,
-    key: str,
-    value: float,
-    goal: tuple[float, str],
-    now: dt.datetime,
-) -> None:
-    payload = {"metric": key, "value": value, "goal": goal[0], "direction": goal[1]}
-    emit(session, row, "threshold", row.researcher, payload, now)
-
-
 def search_text(name: str, description: str, notes: Sequence[str]) -> str:
     return "\n".join([name, description, *notes]).lower()
 
 
-def end_time(
-    row: models.Experiment, ended_at: dt.datetime | None, now: dt.datetime
-) -> dt.datetime:
+def end_time(row: Any, ended_at: dt.datetime | None, now: dt.datetime) -> dt.datetime:
     """Check an end time given by an importer; default to now.
 
     An end before the start is moved to the start: the clocks of the host
@@ -127,7 +96,8 @@ def end_time(
     return max(ended_at, started)
 
 
-def require_running(row: models.Experiment, action: str) -> None:
+def require_running(row: Any, action: str) -> None:
+    """Raise unless `row`, with `id` and `status`, is still running."""
     if row.status != "running":
         raise InvalidTransition(row.id[:8], row.status, action)
 
@@ -151,62 +121,100 @@ def emit(
     )
 
 
-def _goals(
-    session: Session, team: str, keys: list[str]
-) -> dict[str, tuple[float, str]]:
-    """Return {metric: (goal, direction)} for metrics with a goal, team first."""
-    rows = session.execute(
-        select(
-            models.MetricDirection.team,
-            models.MetricDirection.name,
-            models.MetricDirection.goal,
-            models.MetricDirection.direction,
-        ).where(
-            models.MetricDirection.name.in_(keys),
-            models.MetricDirection.team.in_([team, ""]),
-        )
-    ).all()
-    goals: dict[str, tuple[float, str]] = {}
-    for row_team, name, goal, direction in sorted(rows, key=lambda r: r[0] != ""):
-        # Workspace rows sort first, so a team's own row overwrites them.
-        if goal is not None:
-            goals[name] = (goal, direction)
-        elif row_team and name in goals:
-            del goals[name]
-    return goals
-
-
-def _is_older(step: int | None, current: models.MetricSummary | None) -> bool:
-    """Return whether a point logged at `step` is behind the summary's step."""
-    if current is None or step is None or current.step is None:
-        return False
-    return step < current.step
-
-
-def _crosses(previous: float | None, value: float, goal: tuple[float, str]) -> bool:
-    target, direction = goal
-    reached_now = directions.reaches(value, target, direction)
-    reached_before = previous is not None and directions.reaches(
-        previous, target, direction
+def emit_event(
+    connection: Connection,
+    experiment_id: str,
+    kind: str,
+    actor: str,
+    payload: dict[str, Any],
+    now: dt.datetime,
+) -> None:
+    """Write an outbox event with a Core INSERT, for writes without an ORM row."""
+    connection.execute(
+        _INSERT_EVENT,
+        {
+            "experiment_id": experiment_id,
+            "kind": kind,
+            "actor": actor,
+            "payload": payload,
+            "created_at": now,
+        },
     )
-    return reached_now and not reached_before
 
 
 def replace_config_params(
-    session: Session, experiment_id: str, config: Mapping[str, Any], flush: bool = True
+    session: Session | Connection,
+    experiment_id: str,
+    config: Mapping[str, Any],
+    replace: bool = True,
 ) -> None:
-    if flush:
-        session.execute(
-            delete(models.ConfigParam).where(
-                models.ConfigParam.experiment_id == experiment_id
-            )
+    """Write the config's flattened params, first deleting the old ones if `replace`."""
+    table = table_of(models.ConfigParam)
+    if replace:
+        session.execute(delete(table).where(table.c.experiment_id == experiment_id))
+    rows = [
+        {
+            "experiment_id": experiment_id,
+            "key": key[:200],
+            "value_text": configs.param_text(value),
+            "value_number": configs.param_number(value),
+        }
+        for key, value in configs.flatten(config)
+    ]
+    if rows:
+        session.execute(insert(table), rows)
+
+
+def insert_experiment(
+    connection: Connection,
+    experiment: Mapping[str, Any],
+    tags: Sequence[str],
+    collaborators: Sequence[str],
+    now: dt.datetime,
+) -> None:
+    """Insert a new experiment with its tags, collaborators and first config."""
+    experiment_id = experiment["id"]
+    researcher = experiment["researcher"]
+    connection.execute(_INSERT_EXPERIMENT, dict(experiment))
+    if tags:
+        connection.execute(
+            insert(table_of(models.Tag)),
+            [{"experiment_id": experiment_id, "tag": tag} for tag in tags],
         )
-    for key, value in configs.flatten(config):
-        session.add(
-            models.ConfigParam(
-                experiment_id=experiment_id,
-                key=key[:200],
-                value_text=configs.param_text(value),
-                value_number=configs.param_number(value),
-            )
+    if collaborators:
+        connection.execute(
+            insert(table_of(models.Collaborator)),
+            [
+                {
+                    "experiment_id": experiment_id,
+                    "handle": handle,
+                    "added_by": researcher,
+                    "added_at": now,
+                }
+                for handle in collaborators
+            ],
+        )
+    connection.execute(
+        _INSERT_CONFIG_VERSION,
+        {
+            "experiment_id": experiment_id,
+            "version": 1,
+            "config": experiment["config"],
+            "author": researcher,
+            "created_at": now,
+        },
+    )
+    replace_config_params(connection, experiment_id, experiment["config"], False)
+
+
+def add_artifacts(
+    connection: Connection, experiment_id: str, uris: Sequence[str], now: dt.datetime
+) -> None:
+    if uris:
+        connection.execute(
+            insert(table_of(models.Artifact)),
+            [
+                {"experiment_id": experiment_id, "uri": uri, "created_at": now}
+                for uri in uris
+            ],
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +41,12 @@ class Run:
 
     def log_metrics(self, metrics: Mapping[str, Any], step: int | None = None) -> None:
         self.tracker.log_metrics(self.id, metrics, step=step)
+
+    def log_metrics_batch(
+        self, steps: Iterable[tuple[int | None, Mapping[str, Any]]]
+    ) -> None:
+        """Log several `(step, {metric: value})` pairs in one transaction."""
+        self.tracker.log_metrics_batch(self.id, steps)
 
     def log_metric(self, key: str, value: float, step: int | None = None) -> None:
         self.tracker.log_metrics(self.id, {key: value}, step=step)

@@ -21,6 +21,9 @@ MAX_METRIC_NAME_CHARS = 200
 MAX_ARTIFACT_CHARS = 2000
 
 MAX_METRICS_PER_CALL = 1000
+# Points (values over all steps) that one batch call may log. A training
+# loop that buffers writes every few hundred steps stays far below it.
+MAX_POINTS_PER_BATCH = 100_000
 
 # C0 and C1 control characters. Names and tags take none; free text keeps
 # tab and newline. Terminal escapes in a name would otherwise reach other
@@ -193,6 +196,36 @@ def step(value: int | None) -> int | None:
     if value < 0 or value > 2**63 - 1:
         raise InvalidInput(f"Invalid step {value!r}: use a whole number >= 0.")
     return int(value)
+
+
+def metric_steps(
+    steps: Iterable[tuple[Any, Mapping[str, Any]]],
+) -> list[tuple[int | None, dict[str, float]]]:
+    """Check a batch of `(step, {metric: value})` pairs, keeping their order."""
+    if isinstance(steps, str | bytes | Mapping):
+        raise InvalidInput(
+            f"A metric batch must be a list of (step, metrics) pairs, not "
+            f"{type(steps).__name__}; e.g. [(1, {{'loss': 0.5}})]."
+        )
+    checked: list[tuple[int | None, dict[str, float]]] = []
+    points = 0
+    for index, pair in enumerate(steps):
+        if not isinstance(pair, tuple | list) or len(pair) != 2:
+            raise InvalidInput(
+                f"Batch entry {index} is {_short(repr(pair))}; each entry must be "
+                "a (step, metrics) pair, e.g. (1, {'loss': 0.5})."
+            )
+        try:
+            checked.append((step(pair[0]), metrics(pair[1])))
+        except InvalidInput as exc:
+            raise InvalidInput(f"Batch entry {index}: {exc}") from None
+        points += len(checked[-1][1])
+        if points > MAX_POINTS_PER_BATCH:
+            raise InvalidInput(
+                f"The metric batch has more than {MAX_POINTS_PER_BATCH} points; "
+                "split it into several calls."
+            )
+    return checked
 
 
 def choice(value: str, field: str, allowed: Iterable[str]) -> str:
