@@ -25,6 +25,11 @@ def cli(tmp_path):
         "EXPBOT_TEAM": "nlp",
     }
     base_env.pop("EXPBOT_DATABASE_URL", None)
+    # The editable install points at one checkout; put this test's checkout
+    # first, so a git worktree tests its own code.
+    base_env["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(Path(__file__).parents[1]), os.environ.get("PYTHONPATH")])
+    )
 
     def run(
         *args: str, status: int = 0, env: dict[str, str] | None = None
