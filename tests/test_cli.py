@@ -167,3 +167,15 @@ def test_closed_pipe_is_quiet(cli):
 
     assert "Traceback" not in result.stderr
     assert result.returncode == 141
+
+
+def test_cli_metric_says_goal_kept(cli):
+    cli("metric", "accuracy", "max", "--goal", "0.95")
+
+    kept = cli("metric", "accuracy", "max").stdout
+    cleared = cli("metric", "accuracy", "max", "--clear-goal").stdout
+    both = cli("metric", "accuracy", "max", "--goal", "1", "--clear-goal", status=2)
+
+    assert kept == "accuracy: max, goal 0.95 kept\n"
+    assert cleared == "accuracy: max, goal 0.95 cleared\n"
+    assert "not allowed with argument --goal" in both.stderr

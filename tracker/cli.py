@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
-from tracker import cli_format, cli_people
+from tracker import cli_format, cli_people, directions
 from tracker.api import Tracker, default_researcher
 from tracker.configs import load_config_file
 from tracker.errors import ExpbotError, InvalidInput
@@ -154,8 +154,15 @@ def _add_collaboration_commands(commands: Any) -> None:
         "direction", choices=["max", "min"], help="max: larger is better, min: smaller"
     )
     sub.add_argument("--team", default="", help="only for this team")
-    sub.add_argument(
-        "--goal", type=float, help="value that writes a threshold event when reached"
+    goal = sub.add_mutually_exclusive_group()
+    goal.add_argument(
+        "--goal",
+        type=float,
+        help="value that writes a threshold event when reached (default: keep "
+        "the current goal)",
+    )
+    goal.add_argument(
+        "--clear-goal", action="store_true", help="remove the metric's goal"
     )
 
 
@@ -289,11 +296,17 @@ def cmd_tag(tracker: Tracker, args: argparse.Namespace) -> int:
 
 
 def cmd_metric(tracker: Tracker, args: argparse.Namespace) -> int:
+    previous = tracker.metric_goal(args.name, args.team)
     tracker.set_metric_direction(
-        args.name, args.direction, team=args.team, goal=args.goal, actor=me()
+        args.name,
+        args.direction,
+        team=args.team,
+        goal=args.goal,
+        clear_goal=args.clear_goal,
+        actor=me(),
     )
-    goal = "" if args.goal is None else f", goal {args.goal:g}"
-    print(f"{args.name}: {args.direction}{goal}")
+    goal = directions.goal_change(previous, args.goal, args.clear_goal)
+    print(f"{args.name}: {args.direction}{', ' + goal if goal else ''}")
     return 0
 
 

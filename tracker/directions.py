@@ -50,6 +50,15 @@ def parse_direction(text: str) -> str:
     raise InvalidInput(f"Invalid direction {text!r}: use `max` or `min`.")
 
 
+def goal_change(previous: float | None, goal: float | None, cleared: bool) -> str:
+    """Describe what setting a direction did to the metric's goal, or ""."""
+    if goal is not None:
+        return f"goal {goal:g}"
+    if cleared:
+        return "no goal to clear" if previous is None else f"goal {previous:g} cleared"
+    return "" if previous is None else f"goal {previous:g} kept"
+
+
 class Directions:
     """Direction lookup: a team's setting, then the workspace's, then the name.
 
