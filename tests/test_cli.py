@@ -179,3 +179,12 @@ def test_cli_metric_says_goal_kept(cli):
     assert kept == "accuracy: max, goal 0.95 kept\n"
     assert cleared == "accuracy: max, goal 0.95 cleared\n"
     assert "not allowed with argument --goal" in both.stderr
+
+
+def test_tag_bare_word_adds(cli):
+    identifier = cli("track", "run", "--tag", "old").stdout.strip()
+
+    result = cli("tag", identifier, "nlp", "-old")
+
+    assert result.stdout.strip().endswith("tags: nlp")
+    assert as_json(cli("show", identifier, "--json"))["tags"] == ["nlp"]

@@ -135,23 +135,33 @@ def _add_collaboration_commands(commands: Any) -> None:
     sub.add_argument("id", help=ID_HELP)
     sub.add_argument("text", nargs="+", help="the note; quoting is optional")
 
-    sub = _command(commands, "tag", cmd_tag, "add (+tag) or remove (-tag) tags")
+    sub = _command(commands, "tag", cmd_tag, "add (TAG or +TAG) or remove (-TAG) tags")
     sub.add_argument("id", help=ID_HELP)
     # `-TAG` looks like an option to argparse; `parse_args` below collects
     # such words into `changes` for this command.
     sub.add_argument(
         "changes",
         nargs="*",
-        metavar="+TAG|-TAG",
-        help="+TAG adds a tag, -TAG removes it",
+        metavar="[+|-]TAG",
+        help="TAG or +TAG adds a tag, -TAG removes it",
     )
 
     sub = _command(
-        commands, "metric", cmd_metric, "set whether a metric is maximized or minimized"
+        commands,
+        "metric",
+        cmd_metric,
+        "set whether a metric is maximized or minimized, or list the settings",
     )
-    sub.add_argument("name", help="metric name, e.g. val/loss")
     sub.add_argument(
-        "direction", choices=["max", "min"], help="max: larger is better, min: smaller"
+        "name", nargs="?", help="metric name, e.g. val/loss (none: list the settings)"
+    )
+    sub.add_argument(
+        "direction",
+        nargs="?",
+        type=_direction_word,
+        metavar="DIRECTION",
+        help="max (or maximize, maximise, higher) when larger is better, min (or "
+        "minimize, minimise, lower) when smaller is better; none: show the direction",
     )
     sub.add_argument("--team", default="", help="only for this team")
     goal = sub.add_mutually_exclusive_group()
@@ -295,7 +305,31 @@ def cmd_tag(tracker: Tracker, args: argparse.Namespace) -> int:
     return 0
 
 
+def _direction_word(text: str) -> str:
+    """Parse a direction word for argparse, so a bad one exits 2 with the list."""
+    try:
+        return directions.parse_direction(text)
+    except InvalidInput as exc:
+        raise argparse.ArgumentTypeError(str(exc).rstrip(".")) from None
+
+
 def cmd_metric(tracker: Tracker, args: argparse.Namespace) -> int:
+    if args.name is None:
+        if args.goal is not None or args.clear_goal:
+            raise InvalidInput("Name the metric whose goal to change, e.g. `bleu`.")
+        print(cli_format.metric_settings(tracker.metric_directions()))
+        return 0
+    if args.direction is None:
+        if args.goal is not None or args.clear_goal:
+            raise InvalidInput(
+                f"Give the direction with the goal, e.g. `expbot metric {args.name} "
+                "max --goal 0.9`."
+            )
+        direction = tracker.directions(args.team)(args.name)
+        stored_goal = tracker.metric_goal(args.name, args.team)
+        goal_text = "" if stored_goal is None else f", goal {stored_goal:g}"
+        print(f"{args.name}: {direction}{goal_text}")
+        return 0
     previous = tracker.metric_goal(args.name, args.team)
     tracker.set_metric_direction(
         args.name,
@@ -305,8 +339,8 @@ def cmd_metric(tracker: Tracker, args: argparse.Namespace) -> int:
         clear_goal=args.clear_goal,
         actor=me(),
     )
-    goal = directions.goal_change(previous, args.goal, args.clear_goal)
-    print(f"{args.name}: {args.direction}{', ' + goal if goal else ''}")
+    change = directions.goal_change(previous, args.goal, args.clear_goal)
+    print(f"{args.name}: {args.direction}{', ' + change if change else ''}")
     return 0
 
 
@@ -462,16 +496,18 @@ def parse_pairs(pairs: Sequence[str]) -> dict[str, float]:
 
 
 def parse_tag_changes(changes: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Split `+a -b c` into tags to add (a, c) and to remove (b), as Slack does."""
     add, remove = [], []
     for change in changes:
-        if change.startswith("+") and len(change) > 1:
-            add.append(change[1:])
-        elif change.startswith("-") and len(change) > 1:
+        if change in ("+", "-"):
+            raise InvalidInput(
+                f"Invalid tag change {change!r}: write TAG or +TAG to add, or -TAG "
+                "to remove."
+            )
+        if change.startswith("-"):
             remove.append(change[1:])
         else:
-            raise InvalidInput(
-                f"Invalid tag change {change!r}: write +TAG to add or -TAG to remove."
-            )
+            add.append(change.removeprefix("+"))
     return add, remove
 
 
@@ -511,7 +547,7 @@ def parse_args(
     if args.command == "tag":
         args.changes = [*args.changes, *extra]
         if not args.changes:
-            parser.error("tag needs at least one +TAG or -TAG")
+            parser.error("tag needs at least one TAG, +TAG or -TAG")
     elif extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     return args

@@ -33,8 +33,9 @@ Examples:
 • `/exp link bob @bob` (admins)"""
 
 METRIC_DETAILS = """\
-Sets whether larger (`max`) or smaller (`min`) values of a metric are \
-better; leaderboards, `sort:` and best results follow it. By default names \
+Sets whether larger (`max`, or `maximize`, `maximise`, `higher`) or smaller \
+(`min`, or `minimize`, `minimise`, `lower`) values of a metric are better; \
+leaderboards, `sort:` and best results follow it. By default names \
 with loss, error, perplexity, wer, mae, mse, rmse or latency are minimized \
 and all others maximized. `goal:VALUE` makes reaching that value (in the \
 metric's direction) write a `threshold` event that subscribed channels \
