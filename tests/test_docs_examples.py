@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from bot import demo
 from tracker import Tracker
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -107,3 +108,12 @@ def test_people_examples_run_in_order(shell_env):
             timeout=60,
         )
         assert result.stdout + result.stderr == expected, command
+
+
+@pytest.mark.parametrize("page", ["slack.md", "reports.md"])
+def test_slash_examples_name_demo_teams(page):
+    text = (ROOT / "docs" / page).read_text()
+    named = set(re.findall(r"^/exp .*?\bteam:([\w.+/-]+)", text, re.MULTILINE))
+
+    assert named
+    assert named <= set(demo.RESEARCHERS.values())

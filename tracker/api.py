@@ -488,6 +488,17 @@ class Tracker:
                 )
             )
 
+    def teams(self) -> list[str]:
+        """Return the teams that experiments record, private ones included."""
+        with self.db.read() as session:
+            return list(
+                session.scalars(
+                    select(models.Experiment.team)
+                    .distinct()
+                    .order_by(models.Experiment.team)
+                )
+            )
+
     # -- reads -------------------------------------------------------------
 
     def get(self, identifier: str, *, viewer: str | None = None) -> ExperimentRecord:
