@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
-from tracker import cli_format, cli_people, directions
+from tracker import cli_format, cli_people, directions, metric_names
 from tracker.api import Tracker, default_researcher
 from tracker.configs import load_config_file
 from tracker.errors import ExpbotError, InvalidInput
@@ -355,6 +355,17 @@ def cmd_show(tracker: Tracker, args: argparse.Namespace) -> int:
 def cmd_search(tracker: Tracker, args: argparse.Namespace) -> int:
     query = " ".join(args.query)
     records = tracker.search(query, limit=args.limit, offset=args.offset, viewer=me())
+    if not records and args.offset:
+        # "No experiments match" would be wrong when the offset skipped them all.
+        total = tracker.count(query, viewer=me())
+        if total:
+            print(
+                f"No results past --offset {args.offset}: "
+                f"{plural(total, 'experiment')} {'matches' if total == 1 else 'match'} "
+                "in all.",
+                file=sys.stderr,
+            )
+            return _print_json([]) if args.json else 0
     if len(records) == args.limit:
         total = tracker.count(query, viewer=me())
         shown = args.offset + len(records)
@@ -382,6 +393,10 @@ def cmd_leaderboard(tracker: Tracker, args: argparse.Namespace) -> int:
     entries = tracker.leaderboard(
         args.metric, " ".join(args.query), limit=args.limit, viewer=me()
     )
+    if not entries:
+        hint = metric_names.unknown_metrics_hint(tracker, [args.metric], viewer=me())
+        if hint:
+            print(hint, file=sys.stderr)
     if args.json:
         return _print_json([entry.to_dict() for entry in entries])
     print(cli_format.leaderboard(args.metric, entries))
@@ -398,6 +413,8 @@ def cmd_summary(tracker: Tracker, args: argparse.Namespace) -> int:
 
 def cmd_history(tracker: Tracker, args: argparse.Namespace) -> int:
     points = tracker.metric_history(args.id, args.metric, viewer=me())
+    if not points and args.metric is not None:
+        _raise_unlogged_metric(tracker, args.id, args.metric)
     if args.json:
         return _print_json(
             [
@@ -414,6 +431,13 @@ def cmd_history(tracker: Tracker, args: argparse.Namespace) -> int:
         step = "" if point.step is None else f" step {point.step}"
         print(f"{point.key}{step}: {point.value:g}  ({point.logged_at:%Y-%m-%d %H:%M})")
     return 0
+
+
+def _raise_unlogged_metric(tracker: Tracker, identifier: str, metric: str) -> None:
+    record = tracker.get(identifier, viewer=me())
+    logged = ", ".join(f"`{name}`" for name in sorted(record.metrics))
+    has = f"it has {logged}" if logged else "it has logged no metrics yet"
+    raise InvalidInput(f"Experiment {record.short_id} has no metric `{metric}`; {has}.")
 
 
 def cmd_config(tracker: Tracker, args: argparse.Namespace) -> int:
@@ -544,13 +568,31 @@ def parse_args(
 ) -> argparse.Namespace:
     """Parse argv, letting `expbot tag ID -old` pass `-old` as a tag change."""
     args, extra = parser.parse_known_args(argv)
+    command = _command_parser(parser, args.command)
     if args.command == "tag":
         args.changes = [*args.changes, *extra]
         if not args.changes:
-            parser.error("tag needs at least one TAG, +TAG or -TAG")
+            command.error("give at least one TAG, +TAG or -TAG")
+    elif args.command in ("fail", "cancel") and extra:
+        reason = " ".join(extra)
+        command.error(
+            f"unrecognized arguments: {reason}. Give the reason with --reason, "
+            f'e.g. `expbot {args.command} {args.id} --reason "{reason}"`'
+        )
     elif extra:
-        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        command.error(f"unrecognized arguments: {' '.join(extra)}")
     return args
+
+
+def _command_parser(
+    parser: argparse.ArgumentParser, name: str
+) -> argparse.ArgumentParser:
+    """Return the subcommand's parser, so its errors point to its own --help."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            found: argparse.ArgumentParser = action.choices.get(name, parser)
+            return found
+    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
