@@ -53,13 +53,25 @@ def run_shell(
             _setup_readline()
             print(_banner(handle, demo), file=stdout)
         for line in _lines(stdin, interactive):
-            text = line.strip().removeprefix("/exp").strip()
+            text = line.strip()
             if text in QUIT_WORDS:
                 break
             if not text or text.startswith("#"):
                 continue
+            text = without_command_name(text)
             print(render_reply(execute(ctx, text)), file=stdout, flush=True)
     return 0
+
+
+def without_command_name(text: str) -> str:
+    """Remove a leading `/exp` in any case, as Slack does before the bot sees it.
+
+    `/exp` alone becomes "", which the router answers with the help list.
+    """
+    words = text.split(maxsplit=1)
+    if words[0].lower() != PROMPT.strip():
+        return text
+    return words[1] if len(words) > 1 else ""
 
 
 def render_reply(reply: Reply) -> str:

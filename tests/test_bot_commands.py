@@ -312,3 +312,33 @@ def test_note_on_private_run_of_other_is_hidden(
 ) -> None:
     text = run(context(sqlite_tracker, "bob"), f"note {records['hidden'].id[:8]} hi")
     assert "No experiment" in text
+
+
+def test_slash_metric_says_goal_kept(sqlite_tracker: Tracker) -> None:
+    ctx = context(sqlite_tracker)
+    execute(ctx, "metric wer minimize goal:0.1")
+
+    kept = run(ctx, "metric wer lower")
+    cleared = run(ctx, "metric wer min goal:none")
+    nothing = run(ctx, "metric wer min goal:NONE")
+
+    assert "Goal 0.1 kept." in kept
+    assert "Goal 0.1 cleared." in cleared
+    assert "No goal to clear." in nothing
+    assert sqlite_tracker.metric_goal("wer") is None
+
+
+def test_help_unknown_lists_commands(sqlite_tracker: Tracker) -> None:
+    reply = execute(context(sqlite_tracker), "help nosuch")
+
+    assert reply.error
+    assert "No subcommand `nosuch`." in reply.text
+    assert "`search`" in reply.text
+    assert "`metric`" in reply.text
+    assert "/exp help help" not in reply.text
+
+
+def test_help_typo_suggests_commands(sqlite_tracker: Tracker) -> None:
+    reply = execute(context(sqlite_tracker), "help serch")
+
+    assert "Did you mean `/exp help search`" in reply.text

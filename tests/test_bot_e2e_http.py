@@ -163,7 +163,7 @@ def test_help_search_explains_grammar(sender: SlackSender) -> None:
 
 
 def test_help_unknown_command_is_refused(sender: SlackSender) -> None:
-    assert "No subcommand 'nosuch'" in sender.run("help nosuch")
+    assert "No subcommand `nosuch`" in sender.run("help nosuch")
 
 
 def test_unknown_subcommand_points_to_help(sender: SlackSender) -> None:

@@ -78,6 +78,19 @@ def test_shell_accepts_exp_prefix(seeded_home: Path) -> None:
     assert shell(seeded_home, "/exp search\n") == shell(seeded_home, "search\n")
 
 
+def test_shell_exp_alone_shows_help(seeded_home: Path) -> None:
+    assert shell(seeded_home, "/exp\n") == shell(seeded_home, "help\n")
+
+
+@pytest.mark.parametrize("line", ["/EXP help search", "/Exp\thelp search"])
+def test_shell_exp_prefix_any_case(seeded_home: Path, line: str) -> None:
+    assert shell(seeded_home, f"{line}\n") == shell(seeded_home, "help search\n")
+
+
+def test_shell_exp_prefix_whole_word(seeded_home: Path) -> None:
+    assert "Unknown subcommand `/expsearch`" in shell(seeded_home, "/expsearch\n")
+
+
 def test_shell_skips_comments_and_blank(seeded_home: Path) -> None:
     assert shell(seeded_home, "# a comment\n\n   \n") == ""
 

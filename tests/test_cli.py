@@ -25,6 +25,11 @@ def cli(tmp_path):
         "EXPBOT_TEAM": "nlp",
     }
     base_env.pop("EXPBOT_DATABASE_URL", None)
+    # The editable install points at one checkout; put this test's checkout
+    # first, so a git worktree tests its own code.
+    base_env["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(Path(__file__).parents[1]), os.environ.get("PYTHONPATH")])
+    )
 
     def run(
         *args: str, status: int = 0, env: dict[str, str] | None = None
@@ -162,3 +167,24 @@ def test_closed_pipe_is_quiet(cli):
 
     assert "Traceback" not in result.stderr
     assert result.returncode == 141
+
+
+def test_cli_metric_says_goal_kept(cli):
+    cli("metric", "accuracy", "max", "--goal", "0.95")
+
+    kept = cli("metric", "accuracy", "max").stdout
+    cleared = cli("metric", "accuracy", "max", "--clear-goal").stdout
+    both = cli("metric", "accuracy", "max", "--goal", "1", "--clear-goal", status=2)
+
+    assert kept == "accuracy: max, goal 0.95 kept\n"
+    assert cleared == "accuracy: max, goal 0.95 cleared\n"
+    assert "not allowed with argument --goal" in both.stderr
+
+
+def test_tag_bare_word_adds(cli):
+    identifier = cli("track", "run", "--tag", "old").stdout.strip()
+
+    result = cli("tag", identifier, "nlp", "-old")
+
+    assert result.stdout.strip().endswith("tags: nlp")
+    assert as_json(cli("show", identifier, "--json"))["tags"] == ["nlp"]

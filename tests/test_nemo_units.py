@@ -258,3 +258,13 @@ def test_import_tracker_skips_nemo_run():
     )
 
     assert completed.stdout.strip() == "False"
+
+
+def test_read_experiment_yaml_float_forms(tmp_path):
+    directory = write_experiment(tmp_path)
+    config_file = directory / "train" / "configs" / "train_config.yaml"
+    config_file.write_text("_target_: pkg.train\n_partial_: true\nlr: 3e-4\n")
+
+    found = read_experiment(directory)
+
+    assert found.config_summary() == {"lr": 3e-4}

@@ -230,3 +230,33 @@ def no_leftover_services() -> Iterator[None]:
     from bot.scheduler import leading_service
 
     assert leading_service() is None
+
+
+def test_schedule_unknown_team_warns(tracker: Tracker) -> None:
+    tracker.track("run", researcher="alice", team="speech", capture=False)
+
+    reply = run(context(tracker), "schedule", "weekly team:asr day:mon")
+
+    [saved] = store.active_schedules(tracker, "C0MLTEAM")
+    assert saved.team == "asr"
+    assert "No experiment records team *asr* yet" in reply.text
+    assert "Teams with experiments: `speech`." in reply.text
+
+
+def test_schedule_known_team_no_warning(tracker: Tracker) -> None:
+    tracker.track("run", researcher="alice", team="nlp", capture=False)
+
+    reply = run(context(tracker), "schedule", "weekly team:nlp day:mon")
+
+    assert ":warning:" not in reply.text
+
+
+def test_schedule_warning_caps_team_list(tracker: Tracker) -> None:
+    for number in range(12):
+        tracker.track("run", researcher="alice", team=f"t{number:02d}", capture=False)
+
+    reply = run(context(tracker), "schedule", "weekly team:asr day:mon")
+
+    assert "`t09`" in reply.text
+    assert "`t10`" not in reply.text
+    assert "and 2 more." in reply.text

@@ -406,3 +406,11 @@ def test_id_prefix_under_icu_collation(postgres_url):
     assert tracker.get(record.id[:6]).id == record.id
     assert tracker.get(record.id[:9]).id == record.id
     tracker.close()
+
+
+def test_teams_lists_each_once(tracker):
+    tracker.track("a", researcher="alice", team="speech", capture=False)
+    tracker.track("b", researcher="bob", team="nlp", visibility="private")
+    tracker.track("c", researcher="carol", team="nlp", capture=False)
+
+    assert tracker.teams() == ["nlp", "speech"]

@@ -417,3 +417,10 @@ def test_home_view_large_summary_within_limits() -> None:
 
     assert view_errors(view) == []
     assert text_size(view["blocks"]) <= 50_000
+
+
+@pytest.mark.parametrize(("keys", "expected"), [(1, "_1 key_"), (2, "_2 keys_")])
+def test_compare_counts_keys_in_words(keys: int, expected: str) -> None:
+    blocks = serialised(comparison_blocks(make_comparison(keys, 2)))
+
+    assert f"*Config differences*  {expected}" in all_text(blocks)

@@ -421,14 +421,25 @@ class Tracker:
         *,
         team: str = "",
         goal: float | None = None,
+        clear_goal: bool = False,
         actor: str = "",
     ) -> None:
-        """Set whether larger or smaller is better, for a team or everyone."""
+        """Set whether larger or smaller is better, for a team or everyone.
+
+        Without `goal`, a stored goal stays unless `clear_goal` is true.
+        """
         metric = validation.metric_name(metric)
         direction = directions.parse_direction(direction)
         team = validation.label(team, "team")
+        if goal is not None and clear_goal:
+            raise InvalidInput(f"Give a goal for {metric!r} or clear it, not both.")
         if goal is not None:
             goal = validation.metric_value(metric, goal)
+        keep = (
+            {"team", "name"}
+            if goal is not None or clear_goal
+            else {"team", "name", "goal"}
+        )
         values = {
             "team": team,
             "name": metric,
@@ -444,11 +455,7 @@ class Tracker:
             session.execute(
                 statement.on_conflict_do_update(
                     index_elements=["team", "name"],
-                    set_={
-                        k: statement.excluded[k]
-                        for k in values
-                        if k not in ("team", "name")
-                    },
+                    set_={k: statement.excluded[k] for k in values if k not in keep},
                 )
             )
 
@@ -479,6 +486,27 @@ class Tracker:
                 }
                 for r in rows
             ]
+
+    def metric_goal(self, metric: str, team: str = "") -> float | None:
+        """Return the goal stored for a metric and team ("" for everyone)."""
+        with self.db.read() as session:
+            return session.scalar(
+                select(models.MetricDirection.goal).where(
+                    models.MetricDirection.team == team,
+                    models.MetricDirection.name == metric,
+                )
+            )
+
+    def teams(self) -> list[str]:
+        """Return the teams that experiments record, private ones included."""
+        with self.db.read() as session:
+            return list(
+                session.scalars(
+                    select(models.Experiment.team)
+                    .distinct()
+                    .order_by(models.Experiment.team)
+                )
+            )
 
     # -- reads -------------------------------------------------------------
 

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
-from tracker import cli_format, cli_people
+from tracker import cli_format, cli_people, directions, metric_names
 from tracker.api import Tracker, default_researcher
 from tracker.configs import load_config_file
 from tracker.errors import ExpbotError, InvalidInput
@@ -135,27 +135,44 @@ def _add_collaboration_commands(commands: Any) -> None:
     sub.add_argument("id", help=ID_HELP)
     sub.add_argument("text", nargs="+", help="the note; quoting is optional")
 
-    sub = _command(commands, "tag", cmd_tag, "add (+tag) or remove (-tag) tags")
+    sub = _command(commands, "tag", cmd_tag, "add (TAG or +TAG) or remove (-TAG) tags")
     sub.add_argument("id", help=ID_HELP)
     # `-TAG` looks like an option to argparse; `parse_args` below collects
     # such words into `changes` for this command.
     sub.add_argument(
         "changes",
         nargs="*",
-        metavar="+TAG|-TAG",
-        help="+TAG adds a tag, -TAG removes it",
+        metavar="[+|-]TAG",
+        help="TAG or +TAG adds a tag, -TAG removes it",
     )
 
     sub = _command(
-        commands, "metric", cmd_metric, "set whether a metric is maximized or minimized"
+        commands,
+        "metric",
+        cmd_metric,
+        "set whether a metric is maximized or minimized, or list the settings",
     )
-    sub.add_argument("name", help="metric name, e.g. val/loss")
     sub.add_argument(
-        "direction", choices=["max", "min"], help="max: larger is better, min: smaller"
+        "name", nargs="?", help="metric name, e.g. val/loss (none: list the settings)"
+    )
+    sub.add_argument(
+        "direction",
+        nargs="?",
+        type=_direction_word,
+        metavar="DIRECTION",
+        help="max (or maximize, maximise, higher) when larger is better, min (or "
+        "minimize, minimise, lower) when smaller is better; none: show the direction",
     )
     sub.add_argument("--team", default="", help="only for this team")
-    sub.add_argument(
-        "--goal", type=float, help="value that writes a threshold event when reached"
+    goal = sub.add_mutually_exclusive_group()
+    goal.add_argument(
+        "--goal",
+        type=float,
+        help="value that writes a threshold event when reached (default: keep "
+        "the current goal)",
+    )
+    goal.add_argument(
+        "--clear-goal", action="store_true", help="remove the metric's goal"
     )
 
 
@@ -288,12 +305,42 @@ def cmd_tag(tracker: Tracker, args: argparse.Namespace) -> int:
     return 0
 
 
+def _direction_word(text: str) -> str:
+    """Parse a direction word for argparse, so a bad one exits 2 with the list."""
+    try:
+        return directions.parse_direction(text)
+    except InvalidInput as exc:
+        raise argparse.ArgumentTypeError(str(exc).rstrip(".")) from None
+
+
 def cmd_metric(tracker: Tracker, args: argparse.Namespace) -> int:
+    if args.name is None:
+        if args.goal is not None or args.clear_goal:
+            raise InvalidInput("Name the metric whose goal to change, e.g. `bleu`.")
+        print(cli_format.metric_settings(tracker.metric_directions()))
+        return 0
+    if args.direction is None:
+        if args.goal is not None or args.clear_goal:
+            raise InvalidInput(
+                f"Give the direction with the goal, e.g. `expbot metric {args.name} "
+                "max --goal 0.9`."
+            )
+        direction = tracker.directions(args.team)(args.name)
+        stored_goal = tracker.metric_goal(args.name, args.team)
+        goal_text = "" if stored_goal is None else f", goal {stored_goal:g}"
+        print(f"{args.name}: {direction}{goal_text}")
+        return 0
+    previous = tracker.metric_goal(args.name, args.team)
     tracker.set_metric_direction(
-        args.name, args.direction, team=args.team, goal=args.goal, actor=me()
+        args.name,
+        args.direction,
+        team=args.team,
+        goal=args.goal,
+        clear_goal=args.clear_goal,
+        actor=me(),
     )
-    goal = "" if args.goal is None else f", goal {args.goal:g}"
-    print(f"{args.name}: {args.direction}{goal}")
+    change = directions.goal_change(previous, args.goal, args.clear_goal)
+    print(f"{args.name}: {args.direction}{', ' + change if change else ''}")
     return 0
 
 
@@ -308,6 +355,17 @@ def cmd_show(tracker: Tracker, args: argparse.Namespace) -> int:
 def cmd_search(tracker: Tracker, args: argparse.Namespace) -> int:
     query = " ".join(args.query)
     records = tracker.search(query, limit=args.limit, offset=args.offset, viewer=me())
+    if not records and args.offset:
+        # "No experiments match" would be wrong when the offset skipped them all.
+        total = tracker.count(query, viewer=me())
+        if total:
+            print(
+                f"No results past --offset {args.offset}: "
+                f"{plural(total, 'experiment')} {'matches' if total == 1 else 'match'} "
+                "in all.",
+                file=sys.stderr,
+            )
+            return _print_json([]) if args.json else 0
     if len(records) == args.limit:
         total = tracker.count(query, viewer=me())
         shown = args.offset + len(records)
@@ -335,6 +393,10 @@ def cmd_leaderboard(tracker: Tracker, args: argparse.Namespace) -> int:
     entries = tracker.leaderboard(
         args.metric, " ".join(args.query), limit=args.limit, viewer=me()
     )
+    if not entries:
+        hint = metric_names.unknown_metrics_hint(tracker, [args.metric], viewer=me())
+        if hint:
+            print(hint, file=sys.stderr)
     if args.json:
         return _print_json([entry.to_dict() for entry in entries])
     print(cli_format.leaderboard(args.metric, entries))
@@ -351,6 +413,8 @@ def cmd_summary(tracker: Tracker, args: argparse.Namespace) -> int:
 
 def cmd_history(tracker: Tracker, args: argparse.Namespace) -> int:
     points = tracker.metric_history(args.id, args.metric, viewer=me())
+    if not points and args.metric is not None:
+        _raise_unlogged_metric(tracker, args.id, args.metric)
     if args.json:
         return _print_json(
             [
@@ -367,6 +431,13 @@ def cmd_history(tracker: Tracker, args: argparse.Namespace) -> int:
         step = "" if point.step is None else f" step {point.step}"
         print(f"{point.key}{step}: {point.value:g}  ({point.logged_at:%Y-%m-%d %H:%M})")
     return 0
+
+
+def _raise_unlogged_metric(tracker: Tracker, identifier: str, metric: str) -> None:
+    record = tracker.get(identifier, viewer=me())
+    logged = ", ".join(f"`{name}`" for name in sorted(record.metrics))
+    has = f"it has {logged}" if logged else "it has logged no metrics yet"
+    raise InvalidInput(f"Experiment {record.short_id} has no metric `{metric}`; {has}.")
 
 
 def cmd_config(tracker: Tracker, args: argparse.Namespace) -> int:
@@ -449,16 +520,18 @@ def parse_pairs(pairs: Sequence[str]) -> dict[str, float]:
 
 
 def parse_tag_changes(changes: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Split `+a -b c` into tags to add (a, c) and to remove (b), as Slack does."""
     add, remove = [], []
     for change in changes:
-        if change.startswith("+") and len(change) > 1:
-            add.append(change[1:])
-        elif change.startswith("-") and len(change) > 1:
+        if change in ("+", "-"):
+            raise InvalidInput(
+                f"Invalid tag change {change!r}: write TAG or +TAG to add, or -TAG "
+                "to remove."
+            )
+        if change.startswith("-"):
             remove.append(change[1:])
         else:
-            raise InvalidInput(
-                f"Invalid tag change {change!r}: write +TAG to add or -TAG to remove."
-            )
+            add.append(change.removeprefix("+"))
     return add, remove
 
 
@@ -495,13 +568,31 @@ def parse_args(
 ) -> argparse.Namespace:
     """Parse argv, letting `expbot tag ID -old` pass `-old` as a tag change."""
     args, extra = parser.parse_known_args(argv)
+    command = _command_parser(parser, args.command)
     if args.command == "tag":
         args.changes = [*args.changes, *extra]
         if not args.changes:
-            parser.error("tag needs at least one +TAG or -TAG")
+            command.error("give at least one TAG, +TAG or -TAG")
+    elif args.command in ("fail", "cancel") and extra:
+        reason = " ".join(extra)
+        command.error(
+            f"unrecognized arguments: {reason}. Give the reason with --reason, "
+            f'e.g. `expbot {args.command} {args.id} --reason "{reason}"`'
+        )
     elif extra:
-        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        command.error(f"unrecognized arguments: {' '.join(extra)}")
     return args
+
+
+def _command_parser(
+    parser: argparse.ArgumentParser, name: str
+) -> argparse.ArgumentParser:
+    """Return the subcommand's parser, so its errors point to its own --help."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            found: argparse.ArgumentParser = action.choices.get(name, parser)
+            return found
+    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:

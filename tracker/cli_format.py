@@ -169,3 +169,25 @@ def config_diff(difference: dict[str, dict[str, Any]]) -> str:
         [key, *(values.get(n) for n in names)] for key, values in difference.items()
     ]
     return table(("KEY", *names), rows)
+
+
+def metric_settings(rows: Sequence[dict[str, Any]]) -> str:
+    """Format `Tracker.metric_directions()` rows as a table."""
+    if not rows:
+        return (
+            "No metric directions are set; names decide (loss, error, perplexity, "
+            "wer, mae, mse, rmse and latency are minimized). Set one with "
+            "`expbot metric NAME max|min`."
+        )
+    return table(
+        ["metric", "direction", "team", "goal"],
+        [
+            [
+                row["metric"],
+                row["direction"],
+                row["team"] or "(all)",
+                "" if row["goal"] is None else f"{row['goal']:g}",
+            ]
+            for row in rows
+        ],
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,40 @@ MAX_DEPTH = 50
 MAX_YAML_ALIASES = 100
 
 
-class _BoundedLoader(yaml.SafeLoader):
+_FLOAT_TAG = "tag:yaml.org,2002:float"
+# PyYAML follows YAML 1.1, where a float needs a dot and a signed exponent,
+# so `lr: 3e-4` would load as the text "3e-4". This pattern adds the YAML 1.2
+# core schema forms (3e-4, 1E5, -.5, 1.0e5) and keeps the 1.1 ones, such as
+# 1_000.5 and 1:30.5. Every branch needs a dot or an exponent, so integers
+# still reach the int resolver.
+_FLOAT_PATTERN = re.compile(
+    r"""^(?:[-+]?[0-9][0-9_]*\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+        |[-+]?\.[0-9][0-9_]*(?:[eE][-+]?[0-9]+)?
+        |[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+
+        |[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*
+        |[-+]?\.(?:inf|Inf|INF)
+        |\.(?:nan|NaN|NAN))$""",
+    re.VERBOSE,
+)
+
+
+class ConfigLoader(yaml.SafeLoader):
+    """A SafeLoader that reads YAML 1.2 float forms such as 3e-4 as floats."""
+
+
+# Copy the inherited resolvers without the YAML 1.1 float rule, then add the
+# wider rule first for each character a float can start with.
+ConfigLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != _FLOAT_TAG]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+for _first in "-+0123456789.":
+    ConfigLoader.yaml_implicit_resolvers.setdefault(_first, []).insert(
+        0, (_FLOAT_TAG, _FLOAT_PATTERN)
+    )
+
+
+class _BoundedLoader(ConfigLoader):
     """A SafeLoader that rejects files with more than MAX_YAML_ALIASES."""
 
     aliases = 0

@@ -39,15 +39,38 @@ def default_direction(metric: str) -> str:
     return MAXIMIZE
 
 
+# The words the CLI and the slash command accept for each direction, with
+# British spellings, because "maximise" is as natural to type as "maximize".
+MAXIMIZE_WORDS = ("max", "maximize", "maximise", "higher")
+MINIMIZE_WORDS = ("min", "minimize", "minimise", "lower")
+
+
 def parse_direction(text: str) -> str:
     value = text.strip().lower()
-    if value in ("max", "maximize", "higher"):
+    if value in MAXIMIZE_WORDS:
         return MAXIMIZE
-    if value in ("min", "minimize", "lower"):
+    if value in MINIMIZE_WORDS:
         return MINIMIZE
     from tracker.errors import InvalidInput
 
-    raise InvalidInput(f"Invalid direction {text!r}: use `max` or `min`.")
+    raise InvalidInput(
+        f"Invalid direction {text!r}: use {_word_list(MAXIMIZE_WORDS)} when "
+        f"larger is better, or {_word_list(MINIMIZE_WORDS)} when smaller is better."
+    )
+
+
+def _word_list(words: tuple[str, ...]) -> str:
+    quoted = [f"`{word}`" for word in words]
+    return ", ".join(quoted[:-1]) + f" or {quoted[-1]}"
+
+
+def goal_change(previous: float | None, goal: float | None, cleared: bool) -> str:
+    """Describe what setting a direction did to the metric's goal, or ""."""
+    if goal is not None:
+        return f"goal {goal:g}"
+    if cleared:
+        return "no goal to clear" if previous is None else f"goal {previous:g} cleared"
+    return "" if previous is None else f"goal {previous:g} kept"
 
 
 class Directions:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Select, func, select
 
+from tracker.grammar import plural_form
 from tracker.models import Experiment, MetricSummary
 from tracker.search import visible_to
 
@@ -47,6 +49,41 @@ def missing_metrics(
     with tracker.db.read() as session:
         found = set(session.scalars(statement))
     return [name for name in wanted if name not in found]
+
+
+# Known names that a hint lists, and that suggestions are drawn from.
+KNOWN_METRICS_LISTED = 8
+KNOWN_METRICS_COMPARED = 500
+
+
+def unknown_metrics_hint(
+    tracker: Tracker, names: Iterable[str], *, viewer: str | None = None
+) -> str:
+    """Describe those of `names` that no experiment has, with close known names.
+
+    Returns "" when every name is known. Suggestions come from the
+    KNOWN_METRICS_COMPARED names that the most experiments have.
+    """
+    missing = missing_metrics(tracker, names, viewer=viewer)
+    if not missing:
+        return ""
+    known = known_metrics(tracker, KNOWN_METRICS_COMPARED, viewer=viewer)
+    quoted = ", ".join(f"`{name}`" for name in missing)
+    noun = "metric" if len(missing) == 1 else plural_form("metric")
+    text = f"No experiment has the {noun} {quoted}."
+    if not known:
+        return text + " None has logged a metric yet."
+    close = [
+        match
+        for name in missing
+        for match in difflib.get_close_matches(name, known, n=3)
+    ]
+    if close:
+        suggested = " or ".join(f"`{name}`" for name in dict.fromkeys(close))
+        text += f" Did you mean {suggested}?"
+    listed = ", ".join(f"`{name}`" for name in known[:KNOWN_METRICS_LISTED])
+    more = ", ..." if len(known) > KNOWN_METRICS_LISTED else ""
+    return f"{text} Known metrics: {listed}{more}."
 
 
 def _visible(statement: Select[Any], viewer: str | None) -> Select[Any]:

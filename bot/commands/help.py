@@ -11,9 +11,9 @@ from bot.commands.base import (
     Command,
     CommandContext,
     Reply,
-    UsageError,
     command,
 )
+from bot.slack_text import code
 from bot.views.blocks import context, escape, header, pack_lines, section
 
 # Subcommands by what they are for; any not listed goes under "More".
@@ -48,10 +48,20 @@ def help_command(ctx: CommandContext, args: str) -> Reply:
         return Reply(text="expbot commands", blocks=overview_blocks())
     found = COMMANDS.get(name)
     if found is None:
-        guesses = difflib.get_close_matches(name, list(COMMANDS), n=1)
-        hint = f" Did you mean `{guesses[0]}`?" if guesses else ""
-        raise UsageError(f"No subcommand {name!r}.{hint}")
+        return unknown_help_topic(name)
     return Reply(text=f"/exp {found.usage}", blocks=command_blocks(found))
+
+
+def unknown_help_topic(name: str) -> Reply:
+    """Reply to `/exp help NAME` for no subcommand, with the names that exist."""
+    guesses = difflib.get_close_matches(name, list(COMMANDS), n=3)
+    if guesses:
+        hint = " or ".join(f"`/exp help {guess}`" for guess in guesses)
+        text = f"No subcommand {code(name)}. Did you mean {hint}?"
+    else:
+        names = ", ".join(code(command) for command in sorted(COMMANDS))
+        text = f"No subcommand {code(name)}. The subcommands are {names}."
+    return Reply(text=f":question: {text}", shareable=False, error=True)
 
 
 def command_blocks(found: Command) -> list[Block]:

@@ -8,8 +8,11 @@ from bot.commands.arguments import handle_word, take_options, words
 from bot.commands.base import CommandContext, Reply, UsageError, command
 from bot.identity import Directory, Identity
 from bot.slack_text import escape
-from tracker import people
+from tracker import directions, people
 from tracker.errors import PermissionDenied
+
+# The `goal:` value that removes a metric's goal.
+CLEAR_GOAL = "none"
 
 LINK_DETAILS = """\
 Links your Slack account to a researcher handle: the name your experiments \
@@ -30,17 +33,20 @@ Examples:
 • `/exp link bob @bob` (admins)"""
 
 METRIC_DETAILS = """\
-Sets whether larger (`max`) or smaller (`min`) values of a metric are \
-better; leaderboards, `sort:` and best results follow it. By default names \
+Sets whether larger (`max`, or `maximize`, `maximise`, `higher`) or smaller \
+(`min`, or `minimize`, `minimise`, `lower`) values of a metric are better; \
+leaderboards, `sort:` and best results follow it. By default names \
 with loss, error, perplexity, wer, mae, mse, rmse or latency are minimized \
 and all others maximized. `goal:VALUE` makes reaching that value (in the \
 metric's direction) write a `threshold` event that subscribed channels \
-hear about. `team:NAME` limits the setting to one team, whose setting wins \
+hear about. Without `goal:`, the metric keeps its goal, and `goal:none` \
+removes it. `team:NAME` limits the setting to one team, whose setting wins \
 over the workspace's.
 Examples:
 • `/exp metric bleu max`
 • `/exp metric val/loss min goal:0.25`
 • `/exp metric wer min team:speech goal:0.09`
+• `/exp metric val/loss min goal:none` (removes the goal)
 • `/exp metric accuracy` (shows its direction)
 • `/exp metric` (lists the settings)"""
 
@@ -107,7 +113,7 @@ def _target(ctx: CommandContext, user_word: str | None) -> Identity:
 
 @command(
     "metric",
-    usage="metric NAME max|min [goal:VALUE]",
+    usage="metric NAME max|min [goal:VALUE|goal:none]",
     summary="set whether a metric is maximized or minimized",
     details=METRIC_DETAILS,
     changes_data=True,
@@ -122,16 +128,20 @@ def metric(ctx: CommandContext, args: str) -> Reply:
     if len(rest) != 2:
         raise UsageError("Give a metric name and `max` or `min`.")
     name, direction = rest
-    goal = _goal(options.get("goal"))
+    clear_goal = options.get("goal", "").lower() == CLEAR_GOAL
+    goal = None if clear_goal else _goal(options.get("goal"))
     team = options.get("team", "")
+    previous = ctx.tracker.metric_goal(name, team)
     ctx.tracker.set_metric_direction(
-        name, direction, team=team, goal=goal, actor=ctx.handle
+        name, direction, team=team, goal=goal, clear_goal=clear_goal, actor=ctx.handle
     )
     chosen = ctx.tracker.directions(team)(name)
     scope = f"team `{escape(team)}`" if team else "the whole workspace"
-    goal_text = (
-        f" Reaching {goal:g} writes a `threshold` event." if goal is not None else ""
-    )
+    if goal is not None:
+        goal_text = f" Reaching {goal:g} writes a `threshold` event."
+    else:
+        change = directions.goal_change(previous, goal, clear_goal)
+        goal_text = f" {change[0].upper()}{change[1:]}." if change else ""
     return Reply(
         text=f":straight_ruler: `{escape(name)}` is now {_better(chosen)} "
         f"for {scope}.{goal_text}"

@@ -44,6 +44,9 @@ from tracker.reports import build_report
 logger = logging.getLogger(__name__)
 
 MAX_PER_CHANNEL = 10
+# Known teams that the unknown-team warning lists, so a large workspace
+# does not get a long reply.
+MAX_TEAMS_SHOWN = 10
 
 REPORT_DETAILS = """\
 Shows a team's report for a calendar month (default: the last complete \
@@ -154,11 +157,34 @@ def schedule(ctx: CommandContext, args: str) -> Reply:
         f"channel: {escape(saved.describe())}. The next one comes "
         f"{_next_firing(saved, ctx.tracker.clock())}."
     )
+    text += _unknown_team_warning(ctx, team)
     if not _bot_is_member(ctx):
         text += (
             " Invite me with `/invite @expbot` here so that I can upload the charts."
         )
     return Reply(text=text, shareable=False)
+
+
+def _unknown_team_warning(ctx: CommandContext, team: str) -> str:
+    """Warn about a team with no experiments, which is often a typo in `team:`.
+
+    The schedule is kept, because a new team may log its first experiment
+    before the first report is due.
+    """
+    teams = ctx.tracker.teams()
+    if team in teams:
+        return ""
+    listed = ", ".join(f"`{escape(name)}`" for name in teams[:MAX_TEAMS_SHOWN])
+    more = (
+        f" and {len(teams) - MAX_TEAMS_SHOWN} more"
+        if len(teams) > MAX_TEAMS_SHOWN
+        else ""
+    )
+    known = f" Teams with experiments: {listed}{more}." if teams else ""
+    return (
+        f" :warning: No experiment records team *{escape(team)}* yet, so its "
+        f"report is empty until one does; check the name.{known}"
+    )
 
 
 @command(

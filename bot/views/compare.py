@@ -28,6 +28,7 @@ from bot.views.blocks import (
     text_size,
     truncate,
 )
+from tracker.grammar import plural
 from tracker.records import Comparison, ExperimentRecord, MetricComparison
 
 KEY_WIDTH = 32
@@ -68,7 +69,8 @@ def comparison_blocks(
         blocks.append(context("No metrics logged on these experiments."))
 
     differences = comparison.config_differences
-    blocks.append(section(f"*Config differences*  _{len(differences)} keys_"))
+    counted = plural(len(differences), "key")
+    blocks.append(section(f"*Config differences*  _{counted}_"))
     if differences:
         chunks = _config_chunks(differences, experiments)
         room = _room(blocks, max_blocks, max_chars)

@@ -21,6 +21,7 @@ from typing import Any
 
 import yaml
 
+from tracker.configs import ConfigLoader
 from tracker.errors import ExpbotError
 from tracker.nemo.task import LAUNCHER_HOST_VAR, LAUNCHER_PID_VAR
 
@@ -154,7 +155,7 @@ def _read_tasks(path: Path) -> Iterator[TaskInfo]:
 def _load_yaml(path: Path) -> dict[str, Any]:
     """Load a saved config; a missing or unparsable one reads as empty."""
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.load(path.read_text(), Loader=ConfigLoader)
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
         return {}
     return data if isinstance(data, dict) else {}
