@@ -69,6 +69,7 @@ def test_leaderboard_unknown_metric_lists_known(runs: Tracker) -> None:
 
     assert "No experiment has the metric `bleu`" in text
     assert "`accuracy`" in text
+    assert "Log it with" not in text
 
 
 def test_leaderboard_filtered_metric_no_notice(runs: Tracker) -> None:
@@ -76,6 +77,7 @@ def test_leaderboard_filtered_metric_no_notice(runs: Tracker) -> None:
 
     assert "No experiments have a value for `accuracy`" in text
     assert "No experiment has the metric" not in text
+    assert "Log it with `expbot log ID metric=value`." in text
 
 
 def test_known_metrics_hide_private_names(runs: Tracker) -> None:

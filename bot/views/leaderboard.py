@@ -52,13 +52,15 @@ def leaderboard_blocks(
         context(f"{'↓' if direction == 'min' else '↑'} {better}{scope}"),
     ]
     if not entries:
-        blocks.append(
-            section(
-                f"No experiments have a value for {code_span(metric, 80)}"
-                f"{' that match the query' if query.strip() else ''}. "
-                "Log it with `expbot log ID metric=value`."
-            )
+        empty = (
+            f"No experiments have a value for {code_span(metric, 80)}"
+            f"{' that match the query' if query.strip() else ''}."
         )
+        # A notice names a misspelt or unknown metric, and then logging a
+        # value for that name is the wrong advice.
+        if not notice:
+            empty += " Log it with `expbot log ID metric=value`."
+        blocks.append(section(empty))
         if notice:
             blocks.append(context(notice))
         return check_blocks(blocks, max_blocks=max_blocks, max_chars=max_chars)
