@@ -51,6 +51,20 @@ def exists(name: str, server_url: str = SERVER_URL) -> bool:
     return row is not None
 
 
+def analyze(url: str) -> None:
+    """Collect planner statistics for every table of the database at `url`.
+
+    Autovacuum does this on its own some time after a bulk load, when it is
+    on. It is off on some servers, and a search planned without statistics
+    can take ten times longer, so the benchmark runs it itself, as pgbench
+    does after loading.
+    """
+    import psycopg
+
+    with psycopg.connect(_libpq_url(url), autocommit=True) as connection:
+        connection.execute("ANALYZE")
+
+
 def server_version(server_url: str = SERVER_URL) -> str:
     import psycopg
 

@@ -23,6 +23,7 @@ import shutil
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -143,9 +144,12 @@ def measure_entries(
     specs: list[ExperimentSpec],
     options: Options,
     warnings: list[str],
+    after_load: Callable[[], None] | None = None,
 ) -> None:
     """Load the sides, then time the questions and expbot's own figures."""
     load_entries(entries, specs, options)
+    if after_load is not None:
+        after_load()
     # The workload and the loading leave many objects behind. Freezing them
     # keeps Python's full garbage collections, which walk every tracked
     # object, from landing in a timed call and deciding its p95.
@@ -182,8 +186,9 @@ def run_on_postgres(
     with database as url:
         entry = open_expbot(url, key, options)
         entry.figures["server_version"] = postgres.server_version()
+        analyze = partial(postgres.analyze, url)
         try:
-            measure_entries([entry], specs, options, warnings)
+            measure_entries([entry], specs, options, warnings, after_load=analyze)
         finally:
             entry.side.close()
         entry.figures["slash_search"] = measure_slash(url, options)
