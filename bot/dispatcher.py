@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from slack_sdk import WebClient
 
-from bot import outbox, pacing, rollup, routing
+from bot import in_flight, outbox, pacing, rollup, routing
 from bot.delivery import AttemptFailed, Deliverer, Posted, SkipDelivery
 from bot.outbox import Candidate, ClaimedDelivery
 from bot.recipients import Recipients, UnknownRecipient
@@ -50,6 +50,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 POLL_SECONDS = 1.5
+# Longest wait for answers in flight before routing goes on anyway, so a
+# bot that never stops answering still works through its backlog.
+REQUEST_WAIT_SECONDS = 2.0
 BATCH_SIZE = 100
 # Single posts per target per run: at one a second, 20 s of pacing.
 SINGLES_PER_TARGET = 20
@@ -167,7 +170,10 @@ class Dispatcher:
         """Route new events, then claim and deliver what is due."""
         stats = DispatchStats()
         now = self.clock()
-        stats.routed = routing.route_events(self.tracker, now=now)
+        in_flight.REQUESTS.wait_until_idle(REQUEST_WAIT_SECONDS)
+        stats.routed = routing.route_events(
+            self.tracker, now=now, pause=self._make_way_for_requests
+        )
         if self._paused(now):
             return stats
 
@@ -187,6 +193,11 @@ class Dispatcher:
         queue = self._queue(planned.rollups, singles, claimed)
         self._drain(queue, stats)
         return stats
+
+    def _make_way_for_requests(self, seconds: float) -> None:
+        """Pause between routing transactions, and longer while requests wait."""
+        self._stopping.wait(seconds)
+        in_flight.REQUESTS.wait_until_idle(REQUEST_WAIT_SECONDS)
 
     def _limit_singles(self, singles: Sequence[Candidate]) -> list[Candidate]:
         per_target: dict[str, int] = {}

@@ -19,6 +19,7 @@ import hashlib
 import json
 import logging
 import time
+from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Any
 
@@ -33,7 +34,7 @@ from slack_sdk.models.blocks import (
 )
 
 import bot.commands  # noqa: F401  (registers the subcommands)
-from bot import errors, retries, slack_text
+from bot import errors, in_flight, retries, slack_text
 from bot.commands.base import COMMANDS, Command, CommandContext, Reply
 from bot.identity import Directory, Identity
 from tracker.errors import ExpbotError, InvalidInput, InvalidQuery
@@ -198,7 +199,7 @@ class SlashCommand:
         self, ack: Any, body: dict[str, Any], respond: Any, client: WebClient
     ) -> None:
         ack()
-        self.workers.submit(self.run_command, body, respond, client)
+        self._submit_in_flight(self.run_command, body, respond, client)
 
     def acknowledge_post(
         self, ack: Any, body: dict[str, Any], respond: Any, client: WebClient
@@ -208,7 +209,27 @@ class SlashCommand:
         if key is not None and not self.requests.claim(key):
             logger.info("dropped repeated post to channel %s", key)
             return
-        self.workers.submit(self.run_post, body, respond, client, key)
+        self._submit_in_flight(self.run_post, body, respond, client, key)
+
+    def _submit_in_flight(self, work: Callable[..., None], *args: Any) -> None:
+        """Run `work` on the worker pool, counted as a request in flight.
+
+        The count starts before the work is queued, so the dispatcher makes
+        way from the moment the request is acknowledged.
+        """
+
+        def counted() -> None:
+            try:
+                work(*args)
+            finally:
+                in_flight.REQUESTS.end()
+
+        in_flight.REQUESTS.begin()
+        try:
+            self.workers.submit(counted)
+        except BaseException:
+            in_flight.REQUESTS.end()
+            raise
 
     def context(
         self, body: dict[str, Any], client: WebClient, user_id: str, channel_id: str
