@@ -267,3 +267,12 @@ def test_parallel_direction_settings(database_url):
     assert len(results) == 8
     assert tracker.directions()("newmetric") == "min"
     tracker.close()
+
+
+@pytest.mark.parametrize("steps", [None, 5, 2.5])
+def test_batch_that_is_not_a_list_rejected(tracker, running, steps):
+    before = table_counts(tracker)
+    with pytest.raises(InvalidInput, match="list of \\(step, metrics\\) pairs"):
+        tracker.log_metrics_batch(running.id, steps)
+    assert table_counts(tracker) == before
+

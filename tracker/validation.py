@@ -202,7 +202,7 @@ def metric_steps(
     steps: Iterable[tuple[Any, Mapping[str, Any]]],
 ) -> list[tuple[int | None, dict[str, float]]]:
     """Check a batch of `(step, {metric: value})` pairs, keeping their order."""
-    if isinstance(steps, str | bytes | Mapping):
+    if isinstance(steps, str | bytes | Mapping) or not isinstance(steps, Iterable):
         raise InvalidInput(
             f"A metric batch must be a list of (step, metrics) pairs, not "
             f"{type(steps).__name__}; e.g. [(1, {{'loss': 0.5}})]."
