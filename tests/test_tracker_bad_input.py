@@ -276,3 +276,11 @@ def test_batch_that_is_not_a_list_rejected(tracker, running, steps):
         tracker.log_metrics_batch(running.id, steps)
     assert table_counts(tracker) == before
 
+
+
+@pytest.mark.parametrize("identifier", [12345678, None, b"12345678", 1.5])
+def test_id_that_is_not_text_rejected(tracker, running, identifier):
+    before = table_counts(tracker)
+    with pytest.raises(InvalidInput, match=repr(identifier).replace(".", "\\.")):
+        tracker.log_metrics(identifier, {"loss": 0.5})
+    assert table_counts(tracker) == before
