@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from tracker import InvalidInput, InvalidQuery, models
 from tracker.configs import load_config_file
 from tracker.errors import InvalidConfig
+from tracker.validation import MAX_METRIC_NAME_CHARS
 
 
 def table_counts(tracker):
@@ -277,10 +278,20 @@ def test_batch_that_is_not_a_list_rejected(tracker, running, steps):
     assert table_counts(tracker) == before
 
 
-
 @pytest.mark.parametrize("identifier", [12345678, None, b"12345678", 1.5])
 def test_id_that_is_not_text_rejected(tracker, running, identifier):
     before = table_counts(tracker)
     with pytest.raises(InvalidInput, match=repr(identifier).replace(".", "\\.")):
         tracker.log_metrics(identifier, {"loss": 0.5})
+    assert table_counts(tracker) == before
+
+
+def test_metric_name_at_the_length_limit(tracker, running):
+    longest = "m" * MAX_METRIC_NAME_CHARS
+    tracker.log_metrics(running.id, {longest: 1.0})
+    assert tracker.get(running.id).metrics[longest] == 1.0
+
+    before = table_counts(tracker)
+    with pytest.raises(InvalidInput, match=f"at most {MAX_METRIC_NAME_CHARS}"):
+        tracker.log_metrics(running.id, {longest + "m": 1.0})
     assert table_counts(tracker) == before

@@ -136,11 +136,12 @@ def tags(values: Iterable[str] | str) -> list[str]:
 
 
 def metric_name(value: str) -> str:
-    if (
-        not isinstance(value, str)
-        or len(value) > MAX_METRIC_NAME_CHARS
-        or not _METRIC_NAME.fullmatch(value)
-    ):
+    if isinstance(value, str) and len(value) > MAX_METRIC_NAME_CHARS:
+        raise InvalidInput(
+            f"Metric name {_short(value)!r} has {len(value)} characters; use "
+            f"at most {MAX_METRIC_NAME_CHARS}."
+        )
+    if not isinstance(value, str) or not _METRIC_NAME.fullmatch(value):
         raise InvalidInput(
             f"Invalid metric name {_short(str(value))!r}: start with a letter and "
             "use letters, digits and . _ - / @, e.g. `val/loss`."
