@@ -295,3 +295,12 @@ def test_metric_name_at_the_length_limit(tracker, running):
     with pytest.raises(InvalidInput, match=f"at most {MAX_METRIC_NAME_CHARS}"):
         tracker.log_metrics(running.id, {longest + "m": 1.0})
     assert table_counts(tracker) == before
+
+
+@pytest.mark.parametrize("limit", [math.inf, "ten", None])
+def test_search_page_that_is_not_a_number_rejected(tracker, running, limit):
+    with pytest.raises(InvalidInput, match="Invalid page"):
+        tracker.search("", limit=limit)
+    with pytest.raises(InvalidInput, match="Invalid page"):
+        tracker.search("", offset=limit)
+

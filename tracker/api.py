@@ -834,7 +834,7 @@ def _page(limit: Any, offset: Any) -> tuple[int, int]:
     """Check a page's limit and offset, clamped to what a database takes."""
     try:
         limit, offset = int(limit), int(offset)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise InvalidInput(
             f"Invalid page: limit {limit!r} and offset {offset!r} must be "
             "whole numbers."
