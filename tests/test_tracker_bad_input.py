@@ -304,3 +304,8 @@ def test_search_page_that_is_not_a_number_rejected(tracker, running, limit):
     with pytest.raises(InvalidInput, match="Invalid page"):
         tracker.search("", offset=limit)
 
+
+@pytest.mark.parametrize("limit", [math.inf, "ten", None])
+def test_leaderboard_limit_that_is_not_a_number_rejected(tracker, running, limit):
+    with pytest.raises(InvalidInput, match="Invalid leaderboard limit"):
+        tracker.leaderboard("loss", limit=limit)
