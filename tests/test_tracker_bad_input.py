@@ -191,6 +191,14 @@ def test_large_step_stored(tracker, running):
     assert tracker.metric_history(running.id)[0].step == 3_000_000_000
 
 
+def test_step_past_64_bits_names_the_largest(tracker, running):
+    tracker.log_metrics(running.id, {"loss": 0.5}, step=2**63 - 1)
+    before = table_counts(tracker)
+    with pytest.raises(InvalidInput, match=str(2**63 - 1)):
+        tracker.log_metrics(running.id, {"loss": 0.4}, step=2**63)
+    assert table_counts(tracker) == before
+
+
 @pytest.mark.parametrize(
     ("config", "named"),
     [

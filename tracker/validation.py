@@ -24,6 +24,8 @@ MAX_METRICS_PER_CALL = 1000
 # Points (values over all steps) that one batch call may log. A training
 # loop that buffers writes every few hundred steps stays far below it.
 MAX_POINTS_PER_BATCH = 100_000
+# Steps are stored as 64-bit signed integers.
+MAX_STEP = 2**63 - 1
 
 # C0 and C1 control characters. Names and tags take none; free text keeps
 # tab and newline. Terminal escapes in a name would otherwise reach other
@@ -194,8 +196,10 @@ def step(value: int | None) -> int | None:
         return None
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise InvalidInput(f"Invalid step {value!r}: use a whole number >= 0.")
-    if value < 0 or value > 2**63 - 1:
-        raise InvalidInput(f"Invalid step {value!r}: use a whole number >= 0.")
+    if value < 0 or value > MAX_STEP:
+        raise InvalidInput(
+            f"Invalid step {value!r}: use a whole number from 0 to {MAX_STEP}."
+        )
     return int(value)
 
 
