@@ -158,6 +158,17 @@ def test_count_stops_at_limit(tracker: Tracker) -> None:
     assert tracker.count("tag:none", limit=3) == 0
 
 
+@pytest.mark.parametrize("query", ["", "sort:score", "sort:-created"])
+def test_count_without_a_filter_counts_every_experiment(
+    tracker: Tracker, query: str
+) -> None:
+    for index in range(3):
+        tracker.track(f"run {index}", capture=False)
+
+    assert tracker.count(query) == 3
+    assert tracker.count(query, limit=2) == 2
+
+
 @pytest.mark.parametrize("limit", [0, -1, 2.5, "10", True])
 def test_count_rejects_invalid_limit(tracker: Tracker, limit: object) -> None:
     with pytest.raises(InvalidInput, match="Invalid count limit"):

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from tracker import InvalidInput, InvalidQuery, models
 from tracker.configs import load_config_file
 from tracker.errors import InvalidConfig
+from tracker.validation import MAX_METRIC_NAME_CHARS
 
 
 def table_counts(tracker):
@@ -190,6 +191,14 @@ def test_large_step_stored(tracker, running):
     assert tracker.metric_history(running.id)[0].step == 3_000_000_000
 
 
+def test_step_past_64_bits_names_the_largest(tracker, running):
+    tracker.log_metrics(running.id, {"loss": 0.5}, step=2**63 - 1)
+    before = table_counts(tracker)
+    with pytest.raises(InvalidInput, match=str(2**63 - 1)):
+        tracker.log_metrics(running.id, {"loss": 0.4}, step=2**63)
+    assert table_counts(tracker) == before
+
+
 @pytest.mark.parametrize(
     ("config", "named"),
     [
@@ -267,3 +276,44 @@ def test_parallel_direction_settings(database_url):
     assert len(results) == 8
     assert tracker.directions()("newmetric") == "min"
     tracker.close()
+
+
+@pytest.mark.parametrize("steps", [None, 5, 2.5])
+def test_batch_that_is_not_a_list_rejected(tracker, running, steps):
+    before = table_counts(tracker)
+    with pytest.raises(InvalidInput, match="list of \\(step, metrics\\) pairs"):
+        tracker.log_metrics_batch(running.id, steps)
+    assert table_counts(tracker) == before
+
+
+@pytest.mark.parametrize("identifier", [12345678, None, b"12345678", 1.5])
+def test_id_that_is_not_text_rejected(tracker, running, identifier):
+    before = table_counts(tracker)
+    with pytest.raises(InvalidInput, match=repr(identifier).replace(".", "\\.")):
+        tracker.log_metrics(identifier, {"loss": 0.5})
+    assert table_counts(tracker) == before
+
+
+def test_metric_name_at_the_length_limit(tracker, running):
+    longest = "m" * MAX_METRIC_NAME_CHARS
+    tracker.log_metrics(running.id, {longest: 1.0})
+    assert tracker.get(running.id).metrics[longest] == 1.0
+
+    before = table_counts(tracker)
+    with pytest.raises(InvalidInput, match=f"at most {MAX_METRIC_NAME_CHARS}"):
+        tracker.log_metrics(running.id, {longest + "m": 1.0})
+    assert table_counts(tracker) == before
+
+
+@pytest.mark.parametrize("limit", [math.inf, "ten", None])
+def test_search_page_that_is_not_a_number_rejected(tracker, running, limit):
+    with pytest.raises(InvalidInput, match="Invalid page"):
+        tracker.search("", limit=limit)
+    with pytest.raises(InvalidInput, match="Invalid page"):
+        tracker.search("", offset=limit)
+
+
+@pytest.mark.parametrize("limit", [math.inf, "ten", None])
+def test_leaderboard_limit_that_is_not_a_number_rejected(tracker, running, limit):
+    with pytest.raises(InvalidInput, match="Invalid leaderboard limit"):
+        tracker.leaderboard("loss", limit=limit)

@@ -339,7 +339,12 @@ def leaderboard(
     from tracker.search import select_experiments
 
     metric = validation.metric_name(metric)
-    limit = max(1, min(int(limit), 100))
+    try:
+        limit = max(1, min(int(limit), 100))
+    except (TypeError, ValueError, OverflowError):
+        raise InvalidInput(
+            f"Invalid leaderboard limit {limit!r}: pass a whole number from 1 to 100."
+        ) from None
     direction_of = tracker.directions()
     direction = direction_of(metric)
     summary = models.MetricSummary

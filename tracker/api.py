@@ -575,7 +575,9 @@ class Tracker:
         parsed = parse(query or "")
         # The order does not change a count, so the sort keys are left out.
         # Selecting a constant lets SQLite count from an index alone, where
-        # reading `id` would fetch each table row.
+        # reading `id` would fetch each table row. The FROM is kept
+        # explicitly: without a filter nothing else names the table, and
+        # `SELECT 1` alone would count one row.
         matching: Select[Any] = (
             select_experiments(
                 Query(parsed.where),
@@ -585,7 +587,7 @@ class Tracker:
                 limit=limit,
             )
             .order_by(None)
-            .with_only_columns(literal_column("1"))
+            .with_only_columns(literal_column("1"), maintain_column_froms=True)
         )
         counted = select(func.count()).select_from(matching.subquery())
         with self.db.read() as session:
@@ -832,7 +834,7 @@ def _page(limit: Any, offset: Any) -> tuple[int, int]:
     """Check a page's limit and offset, clamped to what a database takes."""
     try:
         limit, offset = int(limit), int(offset)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise InvalidInput(
             f"Invalid page: limit {limit!r} and offset {offset!r} must be "
             "whole numbers."

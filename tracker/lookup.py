@@ -40,6 +40,11 @@ EAGER_OPTIONS = (
 
 
 def normalize_id(identifier: str) -> str:
+    if identifier is not None and not isinstance(identifier, str):
+        raise InvalidInput(
+            f"Experiment id {identifier!r} is not text: pass the id or its first "
+            f"{MIN_PREFIX_CHARS} or more characters as a string."
+        )
     text = (identifier or "").strip().lower()
     if len(text) < MIN_PREFIX_CHARS:
         raise InvalidInput(

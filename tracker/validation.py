@@ -24,6 +24,8 @@ MAX_METRICS_PER_CALL = 1000
 # Points (values over all steps) that one batch call may log. A training
 # loop that buffers writes every few hundred steps stays far below it.
 MAX_POINTS_PER_BATCH = 100_000
+# Steps are stored as 64-bit signed integers.
+MAX_STEP = 2**63 - 1
 
 # C0 and C1 control characters. Names and tags take none; free text keeps
 # tab and newline. Terminal escapes in a name would otherwise reach other
@@ -136,11 +138,12 @@ def tags(values: Iterable[str] | str) -> list[str]:
 
 
 def metric_name(value: str) -> str:
-    if (
-        not isinstance(value, str)
-        or len(value) > MAX_METRIC_NAME_CHARS
-        or not _METRIC_NAME.fullmatch(value)
-    ):
+    if isinstance(value, str) and len(value) > MAX_METRIC_NAME_CHARS:
+        raise InvalidInput(
+            f"Metric name {_short(value)!r} has {len(value)} characters; use "
+            f"at most {MAX_METRIC_NAME_CHARS}."
+        )
+    if not isinstance(value, str) or not _METRIC_NAME.fullmatch(value):
         raise InvalidInput(
             f"Invalid metric name {_short(str(value))!r}: start with a letter and "
             "use letters, digits and . _ - / @, e.g. `val/loss`."
@@ -193,8 +196,10 @@ def step(value: int | None) -> int | None:
         return None
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise InvalidInput(f"Invalid step {value!r}: use a whole number >= 0.")
-    if value < 0 or value > 2**63 - 1:
-        raise InvalidInput(f"Invalid step {value!r}: use a whole number >= 0.")
+    if value < 0 or value > MAX_STEP:
+        raise InvalidInput(
+            f"Invalid step {value!r}: use a whole number from 0 to {MAX_STEP}."
+        )
     return int(value)
 
 
@@ -202,7 +207,7 @@ def metric_steps(
     steps: Iterable[tuple[Any, Mapping[str, Any]]],
 ) -> list[tuple[int | None, dict[str, float]]]:
     """Check a batch of `(step, {metric: value})` pairs, keeping their order."""
-    if isinstance(steps, str | bytes | Mapping):
+    if isinstance(steps, str | bytes | Mapping) or not isinstance(steps, Iterable):
         raise InvalidInput(
             f"A metric batch must be a list of (step, metrics) pairs, not "
             f"{type(steps).__name__}; e.g. [(1, {{'loss': 0.5}})]."
