@@ -191,6 +191,10 @@ def test_id_prefix_ambiguous_lists_candidates(tracker, clock):
         tracker.get(record.id[:6])
 
     assert sorted(caught.value.candidates) == sorted([record.id, twin])
+    assert "more than one experiment" in str(caught.value)
+    # Either twin may be another person's private experiment.
+    assert twin not in str(caught.value)
+    assert record.id not in str(caught.value)
     assert tracker.get(record.id[:8]).id == record.id
 
 

@@ -38,14 +38,19 @@ class ExperimentNotFound(ExpbotError):
 
 
 class AmbiguousId(ExpbotError):
+    """An id prefix that matches more than one experiment.
+
+    `candidates` holds some of the matching ids for callers of the Python
+    API. The message names none of them, because it reaches Slack and the
+    CLI, and some candidates may be private experiments of other people.
+    """
+
     def __init__(self, prefix: str, candidates: Sequence[str]) -> None:
         self.prefix = prefix
         self.candidates = list(candidates)
-        shown = ", ".join(self.candidates[:10])
-        more = "" if len(self.candidates) <= 10 else f" and {len(candidates) - 10} more"
         super().__init__(
-            f"Id prefix `{prefix}` matches {len(self.candidates)} experiments "
-            f"({shown}{more}). Type more characters of the id."
+            f"Id prefix `{prefix}` matches more than one experiment. Type more "
+            "characters of the id, or copy it from `search`."
         )
 
 
