@@ -155,10 +155,7 @@ def link_slack_user(
     as who may take a handle, is the caller's. `claim_handle` links only a
     handle that no other Slack user has.
     """
-    handle = validation.handle(handle)
-    email = email.strip().lower() if email else None
-    if team is not None:
-        team = validation.label(team, "team")
+    handle, email, team = _checked_link(handle, email, team)
     with tracker.db.write() as session:
         now = tracker.clock()
         row = session.get(models.Person, handle)
@@ -190,10 +187,7 @@ def claim_handle(
     the primary key, and an existing one is read with SELECT ... FOR UPDATE
     on PostgreSQL. SQLite runs one write transaction at a time.
     """
-    handle = validation.handle(handle)
-    email = email.strip().lower() if email else None
-    if team is not None:
-        team = validation.label(team, "team")
+    handle, email, team = _checked_link(handle, email, team)
     with tracker.db.write() as session:
         now = tracker.clock()
         created = _insert_if_missing(session, tracker.db.dialect, handle, now)
@@ -207,6 +201,17 @@ def claim_handle(
         _attach(session, row, slack_user_id, email, display_name, team)
         row.updated_at = now
         return Claim(PersonRecord.from_model(row), linked=True)
+
+
+def _checked_link(
+    handle: str, email: str | None, team: str | None
+) -> tuple[str, str | None, str | None]:
+    """Validate a link's handle and team, and normalize its email."""
+    handle = validation.handle(handle)
+    email = email.strip().lower() if email else None
+    if team is not None:
+        team = validation.label(team, "team")
+    return handle, email, team
 
 
 def add_person(
