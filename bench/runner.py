@@ -176,7 +176,7 @@ def run_on_postgres(
     name = f"expbot_bench_{options.size}"
     key = "expbot_postgres"
     if options.reuse:
-        # The marker in the workdir says what an earlier run loaded. A
+        # The marker in the workdir records what an earlier run loaded. A
         # database without a matching marker may be half loaded, so it is
         # loaded again from empty.
         reusable = postgres.exists(name) and _reusable(options, key)

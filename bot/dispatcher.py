@@ -50,8 +50,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 POLL_SECONDS = 1.5
-# Longest wait for answers in flight before routing goes on anyway, so a
-# bot that never stops answering still works through its backlog.
+# Longest wait for requests in flight before routing goes on anyway, so a
+# bot that is never idle still works through its backlog.
 REQUEST_WAIT_SECONDS = 2.0
 BATCH_SIZE = 100
 # Single posts per target per run: at one a second, 20 s of pacing.
@@ -170,6 +170,8 @@ class Dispatcher:
         """Route new events, then claim and deliver what is due."""
         stats = DispatchStats()
         now = self.clock()
+        # Waiting here too, not only between transactions, keeps a run's
+        # first routing transaction out of a command already being answered.
         in_flight.REQUESTS.wait_until_idle(REQUEST_WAIT_SECONDS)
         stats.routed = routing.route_events(
             self.tracker, now=now, pause=self._make_way_for_requests
@@ -513,7 +515,7 @@ def start(app: Any, settings: Settings, tracker: Tracker) -> Dispatcher:
 
 
 def _may_have_posted(failure: SlackFailure, outcome_unknown: bool) -> bool:
-    """Whether this attempt itself may have put the message in Slack.
+    """Return whether this attempt itself may have put the message in Slack.
 
     Slack posted nothing when it replied 429 or with an error, and a failed
     history read or card update posts nothing either. Those failures keep

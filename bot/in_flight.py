@@ -1,4 +1,4 @@
-"""Slash commands and button clicks that this process is answering.
+"""Slash commands and button clicks that this process is handling.
 
 The dispatcher routes an outbox backlog in short transactions in the same
 process. Between two transactions it waits while a request is in flight,
@@ -12,7 +12,7 @@ import threading
 
 
 class RequestsInFlight:
-    """A count of requests being answered, and a way to wait until it is 0."""
+    """A count of requests being handled, and a way to wait until it is 0."""
 
     def __init__(self) -> None:
         self._count = 0
@@ -28,7 +28,7 @@ class RequestsInFlight:
             self._count += 1
 
     def end(self) -> None:
-        """Mark one request answered; every `begin` must be matched by one `end`."""
+        """Mark one request as handled. Each `begin` must be matched by one `end`."""
         with self._changed:
             if self._count == 0:
                 raise RuntimeError("end() called with no request in flight")

@@ -64,9 +64,9 @@ def run_shell(
 
 
 def without_command_name(text: str) -> str:
-    """Remove a leading `/exp` in any case, as Slack does before the bot sees it.
+    """Remove a leading `/exp` in any case, as Slack does before the bot receives it.
 
-    `/exp` alone becomes "", which the router answers with the help list.
+    `/exp` alone becomes "", for which the router returns the help list.
     """
     words = text.split(maxsplit=1)
     if words[0].lower() != PROMPT.strip():

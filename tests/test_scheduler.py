@@ -221,7 +221,7 @@ def test_two_schedulers_post_once_on_first(
     for racer in racers:
         racer.join(timeout=60)
     # A racer still sending would leave its claim open, and the catch-ups
-    # below would rightly skip it, so say that instead of "0 posts".
+    # below would rightly skip it, so report that instead of "0 posts".
     assert not any(racer.is_alive() for racer in racers)
     first.catch_up()
     second.catch_up()

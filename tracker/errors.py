@@ -40,7 +40,7 @@ class ExperimentNotFound(ExpbotError):
 class AmbiguousId(ExpbotError):
     """An id prefix that matches more than one experiment.
 
-    `candidates` holds some of the matching ids for callers of the Python
+    `candidates` contains some of the matching ids for callers of the Python
     API. The message names none of them, because it reaches Slack and the
     CLI, and some candidates may be private experiments of other people.
     """
