@@ -100,11 +100,11 @@ def resolve(
 
 # -- records without ORM objects ---------------------------------------------
 
-# A page of search results has about 200 times and 150 JSON documents. The
-# record query reads those columns as the driver returns them and converts
-# them with the two functions below: SQLAlchemy's result processing costs
-# several microseconds per value (a regular expression and a TypeDecorator
-# call per time on SQLite), which was a third of a search's time.
+# A page of 50 search results has about 200 times and 150 JSON documents.
+# SQLAlchemy's result processing costs microseconds per value (a regular
+# expression and a TypeDecorator call per time on SQLite). So the record
+# query reads those columns as the driver returns them, and `_utc` and
+# `_object` convert them.
 
 
 def _raw(column: ColumnElement[Any]) -> ColumnElement[Any]:
@@ -133,7 +133,7 @@ _decode_json = json.JSONDecoder().decode
 
 
 def _object(value: str | dict[str, Any] | None) -> dict[str, Any]:
-    """Return a stored JSON object; SQLite returns text, psycopg a dict.
+    """Return a stored JSON object. SQLite returns text and psycopg a dict.
 
     JSON `null` and a missing value both read as an empty object, as in
     `ExperimentRecord.from_model`.
@@ -173,10 +173,9 @@ _RECORD_COLUMNS = [
 def _in_ids(column: ColumnElement[str], dialect: str) -> ColumnElement[bool]:
     """Test `column` against the page's ids, passed as one bound parameter.
 
-    An expanding IN renders a placeholder per id on every call, and that
-    costs more than running the statement. One parameter lets SQLAlchemy
-    reuse the compiled statement: a JSON array read with `json_each` on
-    SQLite, an array with `= ANY` on PostgreSQL.
+    An expanding IN renders one placeholder per id on every call. One
+    parameter lets SQLAlchemy reuse the compiled statement: a JSON array
+    read with `json_each` on SQLite, an array with `= ANY` on PostgreSQL.
     """
     if dialect == "sqlite":
         listed: Select[Any] = select(literal_column("value")).select_from(
@@ -194,7 +193,7 @@ def _ids_parameter(dialect: str, ids: Sequence[str]) -> str | list[str]:
 
 @functools.cache
 def _statements(dialect: str) -> tuple[Select[Any], CompoundSelect[Any]]:
-    """The record and related-row statements for one SQL dialect."""
+    """Build the record and related-row statements for one SQL dialect."""
     records = select(*_RECORD_COLUMNS).where(_in_ids(_EXPERIMENTS.c.id, dialect))
     return records, _child_rows(dialect)
 
