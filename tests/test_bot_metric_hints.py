@@ -8,7 +8,7 @@ from bot.commands.base import CommandContext
 from bot.router import execute
 from bot.settings import Settings
 from bot.shell import render_reply
-from tracker import Tracker
+from tracker import Tracker, metric_names
 from tracker.metric_names import known_metrics, missing_metrics
 
 
@@ -28,18 +28,18 @@ def run(tracker: Tracker, text: str, handle: str = "alice") -> str:
 
 
 @pytest.fixture
-def runs(sqlite_tracker: Tracker) -> Tracker:
+def runs(tracker: Tracker) -> Tracker:
     for name, metrics in [
         ("run-a", {"accuracy": 0.7, "val/loss": 0.4}),
         ("run-b", {"accuracy": 0.8}),
     ]:
-        record = sqlite_tracker.track(name, researcher="alice", capture=False)
-        sqlite_tracker.complete(record.id, metrics)
-    hidden = sqlite_tracker.track(
+        record = tracker.track(name, researcher="alice", capture=False)
+        tracker.complete(record.id, metrics)
+    hidden = tracker.track(
         "hidden", researcher="carol", visibility="private", capture=False
     )
-    sqlite_tracker.complete(hidden.id, {"secret_score": 1.0})
-    return sqlite_tracker
+    tracker.complete(hidden.id, {"secret_score": 1.0})
+    return tracker
 
 
 def test_sort_by_unknown_metric_says_so(runs: Tracker) -> None:
@@ -101,3 +101,25 @@ def test_missing_metrics_keeps_order(runs: Tracker) -> None:
 def test_missing_metrics_private_for_other(runs: Tracker) -> None:
     assert missing_metrics(runs, ["secret_score"], viewer="bob") == ["secret_score"]
     assert missing_metrics(runs, ["secret_score"], viewer="carol") == []
+
+
+def test_known_metrics_ties_above_cap(
+    runs: Tracker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ["wer-1", "wer-2", "wer-3"]:
+        record = runs.track(name, researcher="alice", capture=False)
+        runs.complete(record.id, {"wer": 0.1})
+    assert known_metrics(runs, 10, viewer="bob") == ["wer", "accuracy", "val/loss"]
+
+    # With counting capped at one experiment, all three tie: name order.
+    monkeypatch.setattr(metric_names, "COUNT_CAP", 1)
+
+    assert known_metrics(runs, 10, viewer="bob") == ["accuracy", "val/loss", "wer"]
+
+
+def test_known_metrics_reads_names_up_to_limit(
+    runs: Tracker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(metric_names, "NAMES_READ", 2)
+
+    assert known_metrics(runs, 10) == ["accuracy", "secret_score"]
