@@ -62,8 +62,8 @@ def _names(session: Session) -> list[str]:
 
 
 def _count_with(name: str, viewer: str | None) -> Select[Any]:
-    having = select(MetricSummary.experiment_id).where(MetricSummary.key == name)
-    capped = _visible(having, viewer).limit(COUNT_CAP).subquery()
+    experiments = select(MetricSummary.experiment_id).where(MetricSummary.key == name)
+    capped = _visible(experiments, viewer).limit(COUNT_CAP).subquery()
     return select(func.count()).select_from(capped)
 
 
