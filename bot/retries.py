@@ -26,6 +26,7 @@ from slack_bolt import BoltRequest, BoltResponse
 from sqlalchemy import delete, insert
 from sqlalchemy.dialects import postgresql, sqlite
 
+from bot import in_flight
 from tracker import models
 
 if TYPE_CHECKING:
@@ -146,9 +147,23 @@ def make_middleware(log: RequestLog) -> Callable[..., BoltResponse | None]:
         if attempt:
             reason = (request.headers.get("x-slack-retry-reason") or ["unknown"])[0]
             logger.warning("Slack retry %d of %s (reason: %s)", attempt, key, reason)
-        if key is not None and not log.claim(key):
+        if key is not None and not _claim_in_flight(log, key):
             logger.info("dropped repeated request %s", key)
             return BoltResponse(status=200, body="")
         return next()
 
     return drop_repeated_requests
+
+
+def _claim_in_flight(log: RequestLog, key: str) -> bool:
+    """Claim `key`, counted as a request in flight.
+
+    The claim is a write that runs before the acknowledgement. On SQLite it
+    waits for the write lock behind a routing transaction, and the count
+    makes the dispatcher hold its next transaction until the claim is done.
+    """
+    in_flight.REQUESTS.begin()
+    try:
+        return log.claim(key)
+    finally:
+        in_flight.REQUESTS.end()

@@ -7,8 +7,10 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+from slack_bolt import BoltRequest, BoltResponse
 
-from bot.retries import RETENTION, RequestLog, request_key
+from bot import in_flight
+from bot.retries import RETENTION, RequestLog, make_middleware, request_key
 from tests.fakeslack.payloads import (
     app_home_opened_event,
     block_action_payload,
@@ -103,3 +105,24 @@ def test_long_key_is_cut_consistently(sqlite_tracker) -> None:
 def test_retention_covers_slack_retries() -> None:
     # Slack retries within minutes of the first delivery.
     assert dt.timedelta(hours=1) <= RETENTION
+
+
+def test_middleware_claims_in_flight(sqlite_tracker) -> None:
+    counts: list[int] = []
+
+    class CountingLog(RequestLog):
+        def claim(self, key: str) -> bool:
+            counts.append(in_flight.REQUESTS.count)
+            return super().claim(key)
+
+    middleware = make_middleware(CountingLog(sqlite_tracker))
+    body = slash_command_payload(response_url="u", trigger_id="1.T.abc")
+    request = BoltRequest(body="", headers={})
+
+    first = middleware(request, body, lambda: BoltResponse(status=200, body="ran"))
+    again = middleware(request, body, lambda: BoltResponse(status=200, body="ran"))
+
+    assert first is not None and first.body == "ran"
+    assert again is not None and again.body == ""
+    assert counts == [1, 1]
+    assert in_flight.REQUESTS.count == 0
