@@ -188,6 +188,7 @@ def _link(tracker: Tracker, handle: str, slack_id: str) -> None:
 def _write_score(tracker: Tracker, experiment_id: str, value: float) -> None:
     """Store a summary that validation would reject, as another tool might."""
     with tracker.db.write() as session:
+        experiment = session.get_one(models.Experiment, experiment_id)
         session.add(
             models.MetricSummary(
                 experiment_id=experiment_id,
@@ -195,5 +196,6 @@ def _write_score(tracker: Tracker, experiment_id: str, value: float) -> None:
                 value=value,
                 step=None,
                 updated_at=utc(12, 2),
+                team=experiment.team,
             )
         )

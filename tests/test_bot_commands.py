@@ -136,7 +136,7 @@ def add_bulk_experiments(tracker: Tracker, count: int) -> None:
                 created_at=created,
                 updated_at=created,
             )
-            experiment.tags = [models.Tag(tag="bulk")]
+            experiment.tags = [models.Tag(tag="bulk", team="nlp")]
             session.add(experiment)
 
 

@@ -76,6 +76,7 @@ def experiment(
     **columns: Any,
 ) -> Experiment:
     started = None if duration is None else created + dt.timedelta(minutes=1)
+    team = columns.get("team", "")
     return Experiment(
         id=identifier,
         name=name,
@@ -85,9 +86,9 @@ def experiment(
         started_at=started,
         ended_at=None if started is None or duration is None else started + duration,
         search_text="\n".join([name, description, *notes]).lower(),
-        tags=[Tag(tag=tag) for tag in tags],
+        tags=[Tag(tag=tag, team=team) for tag in tags],
         metrics=[
-            MetricSummary(key=key, value=value, step=1, updated_at=created)
+            MetricSummary(key=key, value=value, step=1, updated_at=created, team=team)
             for key, value in (metrics or {}).items()
         ],
         collaborators=[

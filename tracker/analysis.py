@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from tracker import configs, models, validation
 from tracker.directions import MINIMIZE, is_better
@@ -91,10 +91,45 @@ class _GroupCount:
     count: int
 
 
-def summarize(tracker: Tracker, *, team: str | None, viewer: str | None) -> Summary:
+def hidden_from(viewer: str | None, team: str | None) -> Select[Any] | None:
+    """Select the ids of the private experiments that `viewer` may not see.
+
+    These are the private experiments of `team` (of every team when it is
+    None) that the viewer neither owns nor collaborates on. SQLite reads
+    them through ix_experiments_visibility_team. Returns None without a
+    viewer, because then no experiment is hidden.
+    """
+    if viewer is None:
+        return None
+    experiment = models.Experiment
+    collaborates = (
+        select(models.Collaborator.experiment_id)
+        .where(
+            models.Collaborator.experiment_id == experiment.id,
+            models.Collaborator.handle == viewer,
+        )
+        .exists()
+    )
+    hidden = select(experiment.id).where(
+        experiment.visibility == "private",
+        experiment.researcher != viewer,
+        ~collaborates,
+    )
+    if team is not None:
+        hidden = hidden.where(experiment.team == team)
+    return hidden
+
+
+def summary_scope(team: str | None, viewer: str | None) -> ColumnElement[bool]:
+    """Return the condition on experiments of `team` that `viewer` may see."""
     scope = visible_to(viewer)
     if team is not None:
         scope = and_(scope, models.Experiment.team == team)
+    return scope
+
+
+def summarize(tracker: Tracker, *, team: str | None, viewer: str | None) -> Summary:
+    scope = summary_scope(team, viewer)
     with tracker.db.read() as session:
         groups = _group_counts(session, scope)
         counts = _total_by(groups, "status")
@@ -109,8 +144,8 @@ def summarize(tracker: Tracker, *, team: str | None, viewer: str | None) -> Summ
             median_duration_seconds=median,
             researchers=_total_by(groups, "researcher"),
             projects=_project_progress(groups),
-            tags=_top_tags(session, scope),
-            best=best_per_metric(tracker, session, scope, team or ""),
+            tags=_top_tags(session, team, viewer),
+            best=best_per_metric(tracker, session, team=team, viewer=viewer),
             latest_completed=_latest_completed(session, scope),
         )
 
@@ -162,17 +197,41 @@ def _project_progress(groups: list[_GroupCount]) -> list[ProjectProgress]:
     return progress
 
 
-def _top_tags(session: Session, scope: ColumnElement[bool]) -> dict[str, int]:
-    # The join starts from the team's experiments (an index in id order) and
-    # looks up each one's tags, instead of reading every tag in the database.
-    rows = session.execute(
-        select(models.Tag.tag, func.count())
-        .select_from(models.Experiment)
-        .join(models.Tag, models.Tag.experiment_id == models.Experiment.id)
-        .where(scope)
-        .group_by(models.Tag.tag)
-    )
-    return dict(_most_common(rows, TOP_TAGS))
+def _top_tags(session: Session, team: str | None, viewer: str | None) -> dict[str, int]:
+    counts = count_experiments_by(session, models.Tag.tag, team, viewer)
+    return dict(_most_common(counts.items(), TOP_TAGS))
+
+
+def count_experiments_by(
+    session: Session,
+    column: InstrumentedAttribute[str],
+    team: str | None,
+    viewer: str | None,
+) -> dict[str, int]:
+    """Count the experiments per value of a tag or metric key column.
+
+    `column` is `Tag.tag` or `MetricSummary.key`. The count covers all of
+    the team's rows, read from the (team, tag) or (team, key) index, or all
+    rows when `team` is None. It then subtracts the rows of the private
+    experiments that the viewer may not see, which are few, instead of
+    joining every row to its experiment to check who may see it. Values
+    whose count drops to zero are left out.
+    """
+    table = column.class_
+    statement = select(column, func.count()).group_by(column)
+    counts: dict[str, int] = {}
+    in_team = statement if team is None else statement.where(table.team == team)
+    for value, count in session.execute(in_team):
+        counts[value] = int(count)
+    hidden = hidden_from(viewer, team)
+    if hidden is not None:
+        # No condition on the row's team here: SQLite would then read the
+        # team's index range again instead of looking up the hidden ids.
+        for value, count in session.execute(
+            statement.where(table.experiment_id.in_(hidden))
+        ):
+            counts[value] -= int(count)
+    return {value: count for value, count in counts.items() if count > 0}
 
 
 def _most_common(rows: Iterable[Any], limit: int) -> list[tuple[str, int]]:
@@ -190,43 +249,49 @@ def _most_common(rows: Iterable[Any], limit: int) -> list[tuple[str, int]]:
 def _latest_completed(
     session: Session, scope: ColumnElement[bool]
 ) -> list[ExperimentRecord]:
-    from tracker.lookup import EAGER_OPTIONS
+    from tracker.lookup import load_records
 
-    rows = session.scalars(
-        select(models.Experiment)
+    ids = session.scalars(
+        select(models.Experiment.id)
         .where(scope, models.Experiment.status == "completed")
         .order_by(models.Experiment.ended_at.desc(), models.Experiment.id)
         .limit(LATEST_COMPLETED)
-        .options(*EAGER_OPTIONS)
-    )
-    return [ExperimentRecord.from_model(row) for row in rows]
+    ).all()
+    return load_records(session.connection(), ids)
 
 
 def best_per_metric(
     tracker: Tracker,
     session: Session,
-    scope: ColumnElement[bool],
-    team: str,
+    *,
+    team: str | None,
+    viewer: str | None,
     limit: int = TOP_METRICS,
 ) -> list[BestResult]:
     """Return the best completed experiment for each of the most logged metrics.
 
-    Only completed experiments count as results: a failed or cancelled run
-    can stop at a lucky value that it never reached at the end.
+    The metrics are ranked by how many of the experiments in scope (the
+    team's experiments that `viewer` may see) have a value for them,
+    whatever their status, with ties broken by name. Only completed
+    experiments count as results: a failed or cancelled run can stop at a
+    lucky value that it never reached at the end. A metric that no
+    completed experiment in scope has is skipped and the next one takes its
+    place, so the result has `limit` entries unless fewer metrics qualify.
     """
-    direction_of = tracker.directions(team)
-    summary = models.MetricSummary
-    scope = and_(scope, models.Experiment.status == "completed")
-    counts = session.execute(
-        select(summary.key, func.count())
-        .select_from(models.Experiment)
-        .join(summary, summary.experiment_id == models.Experiment.id)
-        .where(scope)
-        .group_by(summary.key)
+    direction_of = tracker.directions(team or "")
+    counts = count_experiments_by(session, models.MetricSummary.key, team, viewer)
+    completed = and_(
+        summary_scope(team, viewer), models.Experiment.status == "completed"
     )
-    keys = [key for key, _ in _most_common(counts, limit)]
-    best = [_best_value(session, scope, key, direction_of(key)) for key in keys]
-    ids = [experiment_id for _, experiment_id in best]
+    best: list[tuple[str, float, str]] = []
+    for key, _ in _most_common(counts.items(), len(counts)):
+        found = _best_value(session, completed, key, direction_of(key))
+        if found is None:
+            continue
+        best.append((key, *found))
+        if len(best) == limit:
+            break
+    ids = [experiment_id for _, _, experiment_id in best]
     names: dict[str, str] = {}
     if ids:
         rows = session.execute(
@@ -237,19 +302,20 @@ def best_per_metric(
         names = {experiment_id: name for experiment_id, name in rows}
     return [
         BestResult(key, direction_of(key), value, experiment_id, names[experiment_id])
-        for key, (value, experiment_id) in zip(keys, best, strict=True)
+        for key, value, experiment_id in best
     ]
 
 
 def _best_value(
     session: Session, scope: ColumnElement[bool], key: str, direction: str
-) -> tuple[float, str]:
+) -> tuple[float, str] | None:
     """Return (value, experiment id) of the best value of `key` within `scope`.
 
-    The query walks the (key, value) index from the best value and checks
-    each experiment with EXISTS, so it stops at the first one in scope. As
-    a join, SQLite would read all of the team's completed experiments and
-    sort them instead.
+    Returns None when no experiment in scope has the key. The query walks
+    the (key, value) index from the best value and checks each experiment
+    with EXISTS, so it stops at the first one in scope. As a join, SQLite
+    would read all of the team's completed experiments and sort them
+    instead.
     """
     summary = models.MetricSummary
     order = summary.value.asc() if direction == MINIMIZE else summary.value.desc()
@@ -258,13 +324,15 @@ def _best_value(
         .where(models.Experiment.id == summary.experiment_id, scope)
         .exists()
     )
-    value, experiment_id = session.execute(
+    found = session.execute(
         select(summary.value, summary.experiment_id)
         .where(summary.key == key, in_scope)
         .order_by(order, summary.experiment_id)
         .limit(1)
-    ).one()
-    return value, experiment_id
+    ).first()
+    if found is None:
+        return None
+    return found.value, found.experiment_id
 
 
 def compare(

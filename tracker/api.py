@@ -208,6 +208,7 @@ class Tracker:
                 )
             if team is not None:
                 row.team = validation.label(team, "team")
+                changes.copy_team(session, row.id, row.team)
             if project is not None:
                 row.project = validation.label(project, "project")
             if visibility is not None:
@@ -405,7 +406,7 @@ class Tracker:
             present = {t.tag for t in row.tags}
             row.tags = [t for t in row.tags if t.tag not in to_remove]
             row.tags.extend(
-                models.Tag(tag=t)
+                models.Tag(tag=t, team=row.team)
                 for t in to_add
                 if t not in present and t not in to_remove
             )

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert
+from sqlalchemy import Connection, delete, insert, update
 from sqlalchemy.orm import Session
 
 from tracker import configs, models, write_access
@@ -73,6 +73,18 @@ def add_config_version(
         )
     )
     replace_config_params(session, row.id, config)
+
+
+def copy_team(session: Session, experiment_id: str, team: str) -> None:
+    """Set the copy of the experiment's team on its tags and metric summaries.
+
+    The summary counts tags and metric keys by these copies, so they change
+    in the same transaction as the experiment's own team.
+    """
+    for model in (models.Tag, models.MetricSummary):
+        session.execute(
+            update(model).where(model.experiment_id == experiment_id).values(team=team)
+        )
 
 
 def search_text(name: str, description: str, notes: Sequence[str]) -> str:
@@ -179,7 +191,10 @@ def insert_experiment(
     if tags:
         connection.execute(
             insert(table_of(models.Tag)),
-            [{"experiment_id": experiment_id, "tag": tag} for tag in tags],
+            [
+                {"experiment_id": experiment_id, "tag": tag, "team": experiment["team"]}
+                for tag in tags
+            ],
         )
     if collaborators:
         connection.execute(

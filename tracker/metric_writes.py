@@ -75,7 +75,7 @@ def record_points(
     if goals:
         # Before the upsert, because the events depend on the stored values.
         emit_thresholds(connection, experiment, steps, goals, now)
-    upsert_summaries(connection, experiment.id, latest, now)
+    upsert_summaries(connection, experiment.id, experiment.team, latest, now)
 
 
 def emit_thresholds(
@@ -118,13 +118,15 @@ def batch_summaries(steps: Sequence[StepValues]) -> dict[str, Summary]:
 def upsert_summaries(
     connection: Connection,
     experiment_id: str,
+    team: str,
     latest: Mapping[str, Summary],
     now: dt.datetime,
 ) -> None:
     """Insert or move the summaries, leaving any stored at a higher step.
 
     Forced summaries replace the stored one unconditionally, the others
-    only when the stored summary has no step or a step no higher.
+    only when the stored summary has no step or a step no higher. `team`
+    is the experiment's team, which each summary row stores a copy of.
     """
     dialect = connection.dialect.name
     forced = [(k, s) for k, s in latest.items() if s.forced]
@@ -142,6 +144,7 @@ def upsert_summaries(
                     "value": summary.value,
                     "step": summary.step,
                     "updated_at": now,
+                    "team": team,
                 }
                 for key, summary in group
             ],

@@ -176,6 +176,16 @@ class Experiment(Base):
             "ended_at",
             "created_at",
         ),
+        # A team's private experiments, which a viewer may not see: the
+        # summary subtracts their tags and metric keys from the team's counts.
+        # With researcher and id the lookup reads no table rows.
+        Index(
+            "ix_experiments_visibility_team",
+            "visibility",
+            "team",
+            "researcher",
+            "id",
+        ),
     )
 
 
@@ -186,8 +196,15 @@ class Tag(Base):
         ForeignKey("experiments.id", ondelete="CASCADE"), primary_key=True
     )
     tag: Mapped[str] = mapped_column(String(100), primary_key=True)
+    # A copy of the experiment's team, so that a team's tag counts read one
+    # range of ix_tags_team_tag. No default: every insert must set it, and
+    # Tracker.update changes it with the experiment's team.
+    team: Mapped[str] = mapped_column(String(100))
 
-    __table_args__ = (Index("ix_tags_tag", "tag", "experiment_id"),)
+    __table_args__ = (
+        Index("ix_tags_tag", "tag", "experiment_id"),
+        Index("ix_tags_team_tag", "team", "tag"),
+    )
 
 
 class MetricPoint(Base):
@@ -221,8 +238,13 @@ class MetricSummary(Base):
     value: Mapped[float] = mapped_column(Float)
     step: Mapped[int | None] = mapped_column(BigInteger)
     updated_at: Mapped[dt.datetime]
+    # A copy of the experiment's team, kept as on `Tag.team`.
+    team: Mapped[str] = mapped_column(String(100))
 
-    __table_args__ = (Index("ix_metric_summaries_key_value", "key", "value"),)
+    __table_args__ = (
+        Index("ix_metric_summaries_key_value", "key", "value"),
+        Index("ix_metric_summaries_team_key", "team", "key"),
+    )
 
 
 class MetricDirection(Base):
