@@ -230,7 +230,9 @@ def count_experiments_by(
         for value, count in session.execute(
             statement.where(table.experiment_id.in_(hidden))
         ):
-            counts[value] -= int(count)
+            # get(): a row whose team copy disagrees with its experiment
+            # must not crash the summary.
+            counts[value] = counts.get(value, 0) - int(count)
     return {value: count for value, count in counts.items() if count > 0}
 
 
