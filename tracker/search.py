@@ -287,10 +287,13 @@ def _with_metric(
         .join(Experiment, Experiment.id == summary.c.experiment_id)
         .where(summary.c.key == first.name, *conditions)
     )
-    statement = statement.order_by(
-        *_order_terms(first, direction_of, {first.name: summary.c.value})
-    )
-    return _sort(statement, rest, direction_of)
+    # The joined value is never NULL, so the term has no NULLS LAST. With
+    # it, PostgreSQL cannot read the index backwards for a DESC order, and
+    # it sorted every summary of the metric instead: 57 ms against 8 ms at
+    # 100,000 experiments.
+    value = summary.c.value
+    first_term = value.desc() if _descending(first, direction_of) else value.asc()
+    return _sort(statement.order_by(first_term), rest, direction_of)
 
 
 def _summaries_alias() -> FromClause:
@@ -616,16 +619,10 @@ def _order_terms(
     metric_values: Mapping[str, SQLColumnExpression[float]],
 ) -> list[ColumnElement[Any]]:
     if key.is_metric:
-        direction = direction_of(key.name)
-        if direction not in ("max", "min"):
-            raise ValueError(
-                f"direction_of({key.name!r}) returned {direction!r}, not 'max' or 'min'"
-            )
         value = metric_values.get(key.name)
         if value is None:
             value = _metric_value(key.name)
-        descending = (direction == "max") != key.reverse
-        return [_ordered(value, descending)]
+        return [_ordered(value, _descending(key, direction_of))]
     if key.name == "name":
         lowered = func.lower(Experiment.name)
         return [_ordered(lowered, key.reverse), _ordered(Experiment.name, key.reverse)]
@@ -637,6 +634,16 @@ def _order_terms(
         "duration": _Seconds(Experiment.started_at, Experiment.ended_at),
     }[key.name]
     return [_ordered(column, key.reverse)]
+
+
+def _descending(key: SortKey, direction_of: DirectionOf) -> bool:
+    """Return whether a metric sort key orders its values high to low."""
+    direction = direction_of(key.name)
+    if direction not in ("max", "min"):
+        raise ValueError(
+            f"direction_of({key.name!r}) returned {direction!r}, not 'max' or 'min'"
+        )
+    return (direction == "max") != key.reverse
 
 
 def _metric_value(name: str) -> ColumnElement[float]:
