@@ -186,9 +186,9 @@ def run_on_postgres(
     with database as url:
         entry = open_expbot(url, key, options)
         entry.figures["server_version"] = postgres.server_version()
-        analyze = partial(postgres.analyze, url)
+        vacuum = partial(postgres.vacuum_analyze, url)
         try:
-            measure_entries([entry], specs, options, warnings, after_load=analyze)
+            measure_entries([entry], specs, options, warnings, after_load=vacuum)
         finally:
             entry.side.close()
         entry.figures["slash_search"] = measure_slash(url, options)
