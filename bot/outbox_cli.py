@@ -34,7 +34,9 @@ def register(subparsers: Any) -> None:
         "and retry or drop them.",
     )
     parser.add_argument("--json", action="store_true", help="print JSON only")
-    parser.set_defaults(handler=cmd_list, all=False, limit=LIST_LIMIT)
+    # Listing never creates a missing SQLite file. Retry and drop write, so
+    # they create it like other commands that write.
+    parser.set_defaults(handler=cmd_list, all=False, limit=LIST_LIMIT, read_only=True)
     commands = parser.add_subparsers(dest="outbox_command", metavar="COMMAND")
 
     sub = commands.add_parser(
@@ -59,7 +61,7 @@ def register(subparsers: Any) -> None:
     _json_flag(sub)
     sub.add_argument("ids", nargs="*", type=int, metavar="ID", help="delivery id")
     sub.add_argument("--parked", action="store_true", help="retry every parked one")
-    sub.set_defaults(handler=cmd_retry)
+    sub.set_defaults(handler=cmd_retry, read_only=False)
 
     sub = commands.add_parser(
         "drop",
@@ -68,7 +70,7 @@ def register(subparsers: Any) -> None:
     )
     _json_flag(sub)
     sub.add_argument("ids", nargs="+", type=int, metavar="ID", help="delivery id")
-    sub.set_defaults(handler=cmd_drop)
+    sub.set_defaults(handler=cmd_drop, read_only=False)
 
 
 def _json_flag(parser: argparse.ArgumentParser) -> None:

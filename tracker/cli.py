@@ -78,6 +78,17 @@ def _command(
     return sub
 
 
+def _read_command(commands: Any, name: str, handler: Command, help: str) -> Parser:
+    """Add a subcommand with --json that fails on a missing SQLite file.
+
+    A read on a mistyped path would otherwise create an empty database
+    there and report that nothing matches.
+    """
+    sub = _command(commands, name, handler, help, read=True)
+    sub.set_defaults(read_only=True)
+    return sub
+
+
 def _add_lifecycle_commands(commands: Any) -> None:
     sub = _command(
         commands, "track", cmd_track, "record a new running experiment", read=True
@@ -177,11 +188,11 @@ def _add_collaboration_commands(commands: Any) -> None:
 
 
 def _add_read_commands(commands: Any) -> None:
-    sub = _command(commands, "show", cmd_show, "show one experiment", read=True)
+    sub = _read_command(commands, "show", cmd_show, "show one experiment")
     sub.add_argument("id", help=ID_HELP)
 
-    sub = _command(
-        commands, "search", cmd_search, "search with the query language", read=True
+    sub = _read_command(
+        commands, "search", cmd_search, "search with the query language"
     )
     sub.add_argument("query", nargs="*", help='e.g. tag:nlp accuracy>0.9 "bert"')
     sub.formatter_class = argparse.RawDescriptionHelpFormatter
@@ -193,17 +204,14 @@ def _add_read_commands(commands: Any) -> None:
         "--offset", type=non_negative_int, default=0, help="results to skip first"
     )
 
-    sub = _command(
-        commands, "compare", cmd_compare, "compare configs and metrics", read=True
-    )
+    sub = _read_command(commands, "compare", cmd_compare, "compare configs and metrics")
     sub.add_argument("ids", nargs="+", metavar="ID", help="two to ten ids")
 
-    sub = _command(
+    sub = _read_command(
         commands,
         "leaderboard",
         cmd_leaderboard,
         "rank experiments by a metric",
-        read=True,
     )
     sub.add_argument("metric", help="metric name, e.g. accuracy or val/loss")
     sub.add_argument(
@@ -213,19 +221,19 @@ def _add_read_commands(commands: Any) -> None:
         "--limit", type=positive_int, default=10, help="entries to print (10)"
     )
 
-    sub = _command(
-        commands, "summary", cmd_summary, "totals, progress and best results", read=True
+    sub = _read_command(
+        commands, "summary", cmd_summary, "totals, progress and best results"
     )
     sub.add_argument("--team", help="only this team")
 
-    sub = _command(
-        commands, "history", cmd_history, "metric points of an experiment", read=True
+    sub = _read_command(
+        commands, "history", cmd_history, "metric points of an experiment"
     )
     sub.add_argument("id", help=ID_HELP)
     sub.add_argument("--metric", help="only this metric")
 
-    sub = _command(
-        commands, "config", cmd_config, "config versions and their diff", read=True
+    sub = _read_command(
+        commands, "config", cmd_config, "config versions and their diff"
     )
     sub.add_argument("id", help=ID_HELP)
     sub.add_argument(
@@ -545,7 +553,8 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     """Run a parsed command; tracker errors become one line on stderr."""
     try:
         needs_tracker = getattr(args, "needs_tracker", True)
-        tracker = Tracker(args.database_url) if needs_tracker else None
+        create = not getattr(args, "read_only", False)
+        tracker = Tracker(args.database_url, create=create) if needs_tracker else None
         return int(args.handler(tracker, args))
     except ExpbotError as exc:
         print(f"{parser.prog}: {exc}", file=sys.stderr)
@@ -569,6 +578,9 @@ def parse_args(
     """Parse argv, letting `expbot tag ID -old` pass `-old` as a tag change."""
     args, extra = parser.parse_known_args(argv)
     command = _command_parser(parser, args.command)
+    if args.command == "metric" and args.direction is None:
+        # Without a direction, `metric` only shows the settings.
+        args.read_only = True
     if args.command == "tag":
         args.changes = [*args.changes, *extra]
         if not args.changes:
