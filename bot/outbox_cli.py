@@ -19,6 +19,7 @@ from typing import Any
 from bot import outbox
 from tracker import cli_format
 from tracker.api import Tracker
+from tracker.cli_numbers import whole_number
 from tracker.errors import InvalidInput
 from tracker.grammar import plural
 
@@ -49,7 +50,10 @@ def register(subparsers: Any) -> None:
         "--all", action="store_true", help="include delivered and dropped ones"
     )
     sub.add_argument(
-        "--limit", type=int, default=LIST_LIMIT, help="show at most this many rows"
+        "--limit",
+        type=whole_number("--limit 50"),
+        default=LIST_LIMIT,
+        help="show at most this many rows",
     )
     sub.set_defaults(handler=cmd_list)
 
@@ -59,7 +63,13 @@ def register(subparsers: Any) -> None:
         description="Make deliveries due now, after fixing why they failed.",
     )
     _json_flag(sub)
-    sub.add_argument("ids", nargs="*", type=int, metavar="ID", help="delivery id")
+    sub.add_argument(
+        "ids",
+        nargs="*",
+        type=whole_number("`expbot outbox retry 12`"),
+        metavar="ID",
+        help="delivery id",
+    )
     sub.add_argument("--parked", action="store_true", help="retry every parked one")
     sub.set_defaults(handler=cmd_retry, read_only=False)
 
@@ -69,7 +79,13 @@ def register(subparsers: Any) -> None:
         description="Give up on deliveries, so no dispatcher tries them again.",
     )
     _json_flag(sub)
-    sub.add_argument("ids", nargs="+", type=int, metavar="ID", help="delivery id")
+    sub.add_argument(
+        "ids",
+        nargs="+",
+        type=whole_number("`expbot outbox drop 12`"),
+        metavar="ID",
+        help="delivery id",
+    )
     sub.set_defaults(handler=cmd_drop, read_only=False)
 
 

@@ -17,6 +17,7 @@ from typing import Any, NoReturn
 
 from tracker import cli_format, cli_people, directions, metric_names
 from tracker.api import Tracker, default_researcher
+from tracker.cli_numbers import finite_number, whole_number
 from tracker.configs import load_config_file
 from tracker.errors import ExpbotError, InvalidInput
 from tracker.grammar import plural
@@ -113,7 +114,9 @@ def _add_lifecycle_commands(commands: Any) -> None:
     sub.add_argument(
         "metrics", nargs="+", metavar="KEY=VALUE", help="e.g. accuracy=0.91"
     )
-    sub.add_argument("--step", type=int, help="training step of these values")
+    sub.add_argument(
+        "--step", type=whole_number("--step 100"), help="training step of these values"
+    )
 
     sub = _command(
         commands, "complete", cmd_complete, "mark a running experiment completed"
@@ -178,7 +181,7 @@ def _add_collaboration_commands(commands: Any) -> None:
     goal = sub.add_mutually_exclusive_group()
     goal.add_argument(
         "--goal",
-        type=float,
+        type=finite_number("--goal 0.9"),
         help="value that writes a threshold event when reached (default: keep "
         "the current goal)",
     )
@@ -198,10 +201,16 @@ def _add_read_commands(commands: Any) -> None:
     sub.formatter_class = argparse.RawDescriptionHelpFormatter
     sub.epilog = SEARCH_SYNTAX
     sub.add_argument(
-        "--limit", type=positive_int, default=50, help="results to print (50)"
+        "--limit",
+        type=whole_number("--limit 20", minimum=1),
+        default=50,
+        help="results to print (50)",
     )
     sub.add_argument(
-        "--offset", type=non_negative_int, default=0, help="results to skip first"
+        "--offset",
+        type=whole_number("--offset 50", minimum=0),
+        default=0,
+        help="results to skip first",
     )
 
     sub = _read_command(commands, "compare", cmd_compare, "compare configs and metrics")
@@ -218,7 +227,10 @@ def _add_read_commands(commands: Any) -> None:
         "query", nargs="*", help="only experiments matching this search query"
     )
     sub.add_argument(
-        "--limit", type=positive_int, default=10, help="entries to print (10)"
+        "--limit",
+        type=whole_number("--limit 5", minimum=1),
+        default=10,
+        help="entries to print (10)",
     )
 
     sub = _read_command(
@@ -237,7 +249,11 @@ def _add_read_commands(commands: Any) -> None:
     )
     sub.add_argument("id", help=ID_HELP)
     sub.add_argument(
-        "--diff", nargs=2, type=int, metavar=("OLD", "NEW"), help="version numbers"
+        "--diff",
+        nargs=2,
+        type=whole_number("--diff 1 2"),
+        metavar=("OLD", "NEW"),
+        help="version numbers",
     )
 
 
@@ -492,20 +508,6 @@ def me() -> str:
     researcher and collaborators may change it.
     """
     return default_researcher()
-
-
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not 1 or more")
-    return value
-
-
-def non_negative_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is negative")
-    return value
 
 
 def parse_pairs(pairs: Sequence[str]) -> dict[str, float]:
