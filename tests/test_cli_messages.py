@@ -166,6 +166,25 @@ def test_number_option_error_shows_example(expbot, args, expected):
     assert error == expected + "\n"
 
 
+@pytest.mark.parametrize("command", ["log", "complete"])
+def test_metric_named_twice_rejected(expbot, sqlite_tracker, command):
+    running = sqlite_tracker.track("run", researcher="alice")
+
+    status, out, error = expbot(
+        command, running.short_id, "loss=1", "accuracy=0.5", "loss=2"
+    )
+
+    record = sqlite_tracker.get(running.id)
+    assert status == 1
+    assert out == ""
+    assert error == (
+        "expbot: Metric `loss` is given twice (loss=1, loss=2). Give each metric "
+        "once per command.\n"
+    )
+    assert record.metrics == {}
+    assert record.status == "running"
+
+
 def test_history_unknown_metric_lists_logged(expbot, logged):
     status, out, error = expbot("history", logged, "--metric", "nosuch")
 

@@ -511,14 +511,25 @@ def me() -> str:
 
 
 def parse_pairs(pairs: Sequence[str]) -> dict[str, float]:
-    """Parse `KEY=VALUE` words into metrics, naming the first bad one."""
+    """Parse `KEY=VALUE` words into metrics, naming the first bad one.
+
+    A key given twice is an error, because a dict would keep only the last
+    value and silently drop the earlier ones.
+    """
     metrics: dict[str, float] = {}
+    first_pair: dict[str, str] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
             raise InvalidInput(
                 f"Invalid metric {pair!r}: write KEY=VALUE, e.g. accuracy=0.91."
             )
+        if key in first_pair:
+            raise InvalidInput(
+                f"Metric `{key}` is given twice ({first_pair[key]}, {pair}). "
+                "Give each metric once per command."
+            )
+        first_pair[key] = pair
         try:
             metrics[key] = float(value)
         except ValueError:
