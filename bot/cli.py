@@ -18,6 +18,7 @@ from typing import Any
 from bot import outbox_cli, reports_cli
 from tracker import cli as tracker_cli
 from tracker.api import Tracker
+from tracker.cli_numbers import whole_number
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -63,7 +64,9 @@ def _add_serve(commands: Any) -> None:
     )
     sub.add_argument("--host", help="HTTP address (default: $EXPBOT_HOST or 0.0.0.0)")
     sub.add_argument(
-        "--port", type=int, help="HTTP port (default: $EXPBOT_PORT or 3000)"
+        "--port",
+        type=whole_number("--port 3000"),
+        help="HTTP port (default: $EXPBOT_PORT or 3000)",
     )
     sub.set_defaults(handler=cmd_serve, needs_tracker=False)
 

@@ -19,6 +19,7 @@ from typing import Any
 from bot import outbox
 from tracker import cli_format
 from tracker.api import Tracker
+from tracker.cli_numbers import whole_number
 from tracker.errors import InvalidInput
 from tracker.grammar import plural
 
@@ -34,7 +35,9 @@ def register(subparsers: Any) -> None:
         "and retry or drop them.",
     )
     parser.add_argument("--json", action="store_true", help="print JSON only")
-    parser.set_defaults(handler=cmd_list, all=False, limit=LIST_LIMIT)
+    # Listing never creates a missing SQLite file. Retry and drop write, so
+    # they create it like other commands that write.
+    parser.set_defaults(handler=cmd_list, all=False, limit=LIST_LIMIT, read_only=True)
     commands = parser.add_subparsers(dest="outbox_command", metavar="COMMAND")
 
     sub = commands.add_parser(
@@ -47,7 +50,10 @@ def register(subparsers: Any) -> None:
         "--all", action="store_true", help="include delivered and dropped ones"
     )
     sub.add_argument(
-        "--limit", type=int, default=LIST_LIMIT, help="show at most this many rows"
+        "--limit",
+        type=whole_number("--limit 50"),
+        default=LIST_LIMIT,
+        help="show at most this many rows",
     )
     sub.set_defaults(handler=cmd_list)
 
@@ -57,9 +63,15 @@ def register(subparsers: Any) -> None:
         description="Make deliveries due now, after fixing why they failed.",
     )
     _json_flag(sub)
-    sub.add_argument("ids", nargs="*", type=int, metavar="ID", help="delivery id")
+    sub.add_argument(
+        "ids",
+        nargs="*",
+        type=whole_number("`expbot outbox retry 12`"),
+        metavar="ID",
+        help="delivery id",
+    )
     sub.add_argument("--parked", action="store_true", help="retry every parked one")
-    sub.set_defaults(handler=cmd_retry)
+    sub.set_defaults(handler=cmd_retry, read_only=False)
 
     sub = commands.add_parser(
         "drop",
@@ -67,8 +79,14 @@ def register(subparsers: Any) -> None:
         description="Give up on deliveries, so no dispatcher tries them again.",
     )
     _json_flag(sub)
-    sub.add_argument("ids", nargs="+", type=int, metavar="ID", help="delivery id")
-    sub.set_defaults(handler=cmd_drop)
+    sub.add_argument(
+        "ids",
+        nargs="+",
+        type=whole_number("`expbot outbox drop 12`"),
+        metavar="ID",
+        help="delivery id",
+    )
+    sub.set_defaults(handler=cmd_drop, read_only=False)
 
 
 def _json_flag(parser: argparse.ArgumentParser) -> None:

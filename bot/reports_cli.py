@@ -58,7 +58,7 @@ def register(commands: Any) -> None:
         metavar="CHANNEL",
         help="post it to this Slack channel id (needs SLACK_BOT_TOKEN)",
     )
-    sub.set_defaults(handler=cmd_report)
+    sub.set_defaults(handler=cmd_report, read_only=True)
 
     sample = commands.add_parser(
         "report-sample",

@@ -87,6 +87,7 @@ def test_full_lifecycle_json(cli, tmp_path):
 
 
 def test_errors_are_one_line(cli):
+    cli("db", "upgrade")
     missing = cli("show", "3f2a9c00", status=1)
     usage = cli("frobnicate", status=2)
     bad_metric = cli("log", "3f2a9c00", "accuracy", status=1)
@@ -100,6 +101,7 @@ def test_errors_are_one_line(cli):
 
 
 def test_bad_query_exit_status(cli):
+    cli("db", "upgrade")
     result = cli("search", "(tag:nlp", "--json", status=1)
 
     assert "position" in result.stderr

@@ -82,6 +82,109 @@ def test_search_no_match_unchanged(expbot, logged):
     assert error == ""
 
 
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (
+            ["search", "--limit", "x"],
+            "expbot search: argument --limit: 'x' is not a whole number; "
+            "give e.g. --limit 20. Run `expbot search --help`.",
+        ),
+        (
+            ["search", "--limit", "0"],
+            "expbot search: argument --limit: '0' is not 1 or more; "
+            "give e.g. --limit 20. Run `expbot search --help`.",
+        ),
+        (
+            ["search", "--offset", "1.5"],
+            "expbot search: argument --offset: '1.5' is not a whole number; "
+            "give e.g. --offset 50. Run `expbot search --help`.",
+        ),
+        (
+            ["search", "--offset", "-1"],
+            "expbot search: argument --offset: '-1' is not 0 or more; "
+            "give e.g. --offset 50. Run `expbot search --help`.",
+        ),
+        (
+            ["leaderboard", "accuracy", "--limit", "ten"],
+            "expbot leaderboard: argument --limit: 'ten' is not a whole number; "
+            "give e.g. --limit 5. Run `expbot leaderboard --help`.",
+        ),
+        (
+            ["log", "3f2a9c00", "loss=1", "--step", "x"],
+            "expbot log: argument --step: 'x' is not a whole number; "
+            "give e.g. --step 100. Run `expbot log --help`.",
+        ),
+        (
+            ["metric", "accuracy", "max", "--goal", "high"],
+            "expbot metric: argument --goal: 'high' is not a number; "
+            "give e.g. --goal 0.9. Run `expbot metric --help`.",
+        ),
+        (
+            ["metric", "accuracy", "max", "--goal", "nan"],
+            "expbot metric: argument --goal: 'nan' is not a finite number; "
+            "give e.g. --goal 0.9. Run `expbot metric --help`.",
+        ),
+        (
+            ["config", "3f2a9c00", "--diff", "1", "two"],
+            "expbot config: argument --diff: 'two' is not a whole number; "
+            "give e.g. --diff 1 2. Run `expbot config --help`.",
+        ),
+        (
+            ["serve", "--port", "http"],
+            "expbot serve: argument --port: 'http' is not a whole number; "
+            "give e.g. --port 3000. Run `expbot serve --help`.",
+        ),
+        (
+            ["outbox", "list", "--limit", "all"],
+            "expbot outbox list: argument --limit: 'all' is not a whole number; "
+            "give e.g. --limit 50. Run `expbot outbox list --help`.",
+        ),
+        (
+            ["outbox", "retry", "D12"],
+            "expbot outbox retry: argument ID: 'D12' is not a whole number; "
+            "give e.g. `expbot outbox retry 12`. Run `expbot outbox retry --help`.",
+        ),
+        (
+            ["outbox", "drop", "12", "x"],
+            "expbot outbox drop: argument ID: 'x' is not a whole number; "
+            "give e.g. `expbot outbox drop 12`. Run `expbot outbox drop --help`.",
+        ),
+        (
+            ["nemo", "sync", "--timeout", "soon"],
+            "expbot nemo sync: argument --timeout: 'soon' is not a number; "
+            "give e.g. --timeout 60. Run `expbot nemo sync --help`.",
+        ),
+    ],
+    ids=lambda value: " ".join(value) if isinstance(value, list) else "",
+)
+def test_number_option_error_shows_example(expbot, args, expected):
+    status, out, error = expbot(*args)
+
+    assert status == 2
+    assert out == ""
+    assert error == expected + "\n"
+
+
+@pytest.mark.parametrize("command", ["log", "complete"])
+def test_metric_named_twice_rejected(expbot, sqlite_tracker, command):
+    running = sqlite_tracker.track("run", researcher="alice")
+
+    status, out, error = expbot(
+        command, running.short_id, "loss=1", "accuracy=0.5", "loss=2"
+    )
+
+    record = sqlite_tracker.get(running.id)
+    assert status == 1
+    assert out == ""
+    assert error == (
+        "expbot: Metric `loss` is given twice (loss=1, loss=2). Give each metric "
+        "once per command.\n"
+    )
+    assert record.metrics == {}
+    assert record.status == "running"
+
+
 def test_history_unknown_metric_lists_logged(expbot, logged):
     status, out, error = expbot("history", logged, "--metric", "nosuch")
 

@@ -26,7 +26,7 @@ def people_cli(url: str, *args: str) -> int:
     return main(["--database-url", url, "people", *args])
 
 
-def test_list_empty_prints_hint(sqlite_url, capsys) -> None:
+def test_list_empty_prints_hint(sqlite_url, sqlite_tracker, capsys) -> None:
     status = people_cli(sqlite_url, "list")
     assert status == 0
     assert "expbot people add HANDLE --email ADDRESS" in capsys.readouterr().out

@@ -75,6 +75,37 @@ def test_yaml_infinity_still_rejected_in_config(tmp_path):
         load_config_file(path)
 
 
+@pytest.mark.parametrize(
+    ("text", "path", "value"),
+    [
+        ("lr: 1e400\n", "lr", "inf"),
+        ("optimizer:\n  eps: -1e400\n", "optimizer.eps", "-inf"),
+        ("schedule:\n  warmup: 10\n  floor: .nan\n", "schedule.floor", "nan"),
+        ("betas: [0.9, 1e999]\n", "betas[1]", "inf"),
+        ("layers:\n  - {width: 64, scale: 1e400}\n", "layers[0].scale", "inf"),
+    ],
+)
+def test_non_finite_config_names_key(tmp_path, text, path, value):
+    config = tmp_path / "config.yaml"
+    config.write_text(text)
+
+    with pytest.raises(InvalidConfig) as raised:
+        load_config_file(config)
+
+    message = str(raised.value)
+    assert f"`{path}` is {value}," in message
+    assert str(config) in message
+    assert "finite number" in message
+
+
+def test_json_overflow_config_names_key(tmp_path):
+    config = tmp_path / "config.json"
+    config.write_text('{"model": {"lr": 1e400}}')
+
+    with pytest.raises(InvalidConfig, match=r"`model\.lr` is inf, .* 1e400"):
+        load_config_file(config)
+
+
 def test_safe_loader_left_unchanged():
     # Other code in the process that calls yaml.safe_load keeps YAML 1.1.
     assert yaml.safe_load("lr: 3e-4") == {"lr": "3e-4"}

@@ -18,6 +18,7 @@ def test_docs_error_sample_matches_cli(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("EXPBOT_DATABASE_URL", f"sqlite:///{tmp_path / 'expbot.db'}")
+    main(["db", "upgrade"])
     found = _SAMPLE.search(DOCS.read_text())
     assert found is not None, "no `$ expbot search '...'` sample in docs/search.md"
     query, documented = found.groups()
@@ -32,6 +33,7 @@ def test_invalid_query_names_no_repository_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("EXPBOT_DATABASE_URL", f"sqlite:///{tmp_path / 'expbot.db'}")
+    main(["db", "upgrade"])
 
     main(["search", "tag:"])
 

@@ -63,6 +63,23 @@ def test_subscribe_rejects_invalid_query(tracker):
     assert list_subscriptions(tracker, GENERAL) == []
 
 
+@pytest.mark.parametrize(
+    ("query", "term"),
+    [
+        ("tag:nlp sort:accuracy", "sort:accuracy"),
+        ("sort:-created", "sort:-created"),
+        ("tag:nlp sort:val/loss events:completed", "sort:val/loss"),
+    ],
+)
+def test_subscribe_rejects_sort(tracker, query, term):
+    reply = run(tracker, f"subscribe {query}")
+
+    assert reply.error
+    assert f"`{term}`" in reply.text
+    assert "remove" in reply.text.lower()
+    assert list_subscriptions(tracker, GENERAL) == []
+
+
 def test_subscribe_rejects_unknown_event_kind(tracker):
     reply = run(tracker, "subscribe events:finished")
 

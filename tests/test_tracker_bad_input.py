@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import math
+from decimal import Decimal
+from fractions import Fraction
 
 import pytest
 from sqlalchemy import func, select
 
-from tracker import InvalidInput, InvalidQuery, models
+from tracker import InvalidInput, InvalidQuery, models, validation
 from tracker.configs import load_config_file
 from tracker.errors import InvalidConfig
 from tracker.validation import MAX_METRIC_NAME_CHARS
@@ -43,6 +45,10 @@ def running(tracker):
         ({"accuracy": math.nan}, "nan"),
         ({"accuracy": math.inf}, "inf"),
         ({"accuracy": True}, "True"),
+        ({"accuracy": Decimal("NaN")}, "NaN"),
+        ({"accuracy": Decimal("-Infinity")}, "Infinity"),
+        ({"accuracy": Decimal("sNaN")}, "sNaN"),
+        ({"accuracy": 1j}, "1j"),
         ({"ok": 1.0, "bad": None}, "None"),
         ({"9lives": 1.0}, "9lives"),
     ],
@@ -176,6 +182,42 @@ def test_note_keeps_newlines(tracker, running):
 def test_huge_integer_metric_rejected(tracker, running):
     with pytest.raises(InvalidInput, match="too large"):
         tracker.log_metrics(running.id, {"x": 10**400})
+
+
+@pytest.mark.parametrize("value", [Decimal("1e400"), Fraction(10**400, 3)])
+def test_huge_exact_metric_rejected(tracker, running, value):
+    before = table_counts(tracker)
+
+    with pytest.raises(InvalidInput, match="too large for a 64-bit float"):
+        tracker.log_metrics(running.id, {"x": value})
+
+    assert table_counts(tracker) == before
+
+
+def test_exact_number_metrics_stored(tracker, running):
+    metrics = {"loss": Decimal("0.5"), "accuracy": Fraction(3, 4), "step_time": 2}
+
+    tracker.log_metrics(running.id, metrics, step=1)
+
+    stored = tracker.get(running.id).metrics
+    assert stored == {"loss": 0.5, "accuracy": 0.75, "step_time": 2.0}
+    assert all(type(value) is float for value in stored.values())
+
+
+def test_decimal_metric_messages_unchanged():
+    with pytest.raises(InvalidInput) as not_finite:
+        validation.metric_value("loss", Decimal("NaN"))
+    with pytest.raises(InvalidInput) as not_number:
+        validation.metric_value("loss", True)
+
+    assert str(not_finite.value) == (
+        "Metric `loss` value Decimal('NaN') is not finite; NaN and infinity "
+        "cannot be compared, so log them as a note or fail the run."
+    )
+    assert str(not_number.value) == (
+        "Metric `loss` value True is not a number; log numbers only, "
+        "e.g. accuracy=0.91."
+    )
 
 
 def test_too_many_metrics_rejected(tracker, running):

@@ -78,7 +78,9 @@ class Tracker:
 
     `database_url` defaults to `$EXPBOT_DATABASE_URL`, else SQLite in
     `$EXPBOT_HOME/expbot.db`. The schema is created or upgraded on first
-    use. `clock` returns the current UTC time and exists for tests.
+    use. With `create=False`, a missing SQLite file raises `DatabaseNotFound`
+    instead of being created, for callers that only read. `clock` returns
+    the current UTC time and exists for tests.
     """
 
     def __init__(
@@ -87,8 +89,9 @@ class Tracker:
         *,
         clock: Callable[[], dt.datetime] = models.utcnow,
         engine_options: Mapping[str, Any] | None = None,
+        create: bool = True,
     ) -> None:
-        engine = make_engine(database_url, **dict(engine_options or {}))
+        engine = make_engine(database_url, create=create, **dict(engine_options or {}))
         ensure_schema(engine)
         self.db = Database(engine)
         self.clock = clock

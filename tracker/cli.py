@@ -17,6 +17,7 @@ from typing import Any, NoReturn
 
 from tracker import cli_format, cli_people, directions, metric_names
 from tracker.api import Tracker, default_researcher
+from tracker.cli_numbers import finite_number, whole_number
 from tracker.configs import load_config_file
 from tracker.errors import ExpbotError, InvalidInput
 from tracker.grammar import plural
@@ -78,6 +79,17 @@ def _command(
     return sub
 
 
+def _read_command(commands: Any, name: str, handler: Command, help: str) -> Parser:
+    """Add a subcommand with --json that fails on a missing SQLite file.
+
+    A read on a mistyped path would otherwise create an empty database
+    there and report that nothing matches.
+    """
+    sub = _command(commands, name, handler, help, read=True)
+    sub.set_defaults(read_only=True)
+    return sub
+
+
 def _add_lifecycle_commands(commands: Any) -> None:
     sub = _command(
         commands, "track", cmd_track, "record a new running experiment", read=True
@@ -102,7 +114,9 @@ def _add_lifecycle_commands(commands: Any) -> None:
     sub.add_argument(
         "metrics", nargs="+", metavar="KEY=VALUE", help="e.g. accuracy=0.91"
     )
-    sub.add_argument("--step", type=int, help="training step of these values")
+    sub.add_argument(
+        "--step", type=whole_number("--step 100"), help="training step of these values"
+    )
 
     sub = _command(
         commands, "complete", cmd_complete, "mark a running experiment completed"
@@ -167,7 +181,7 @@ def _add_collaboration_commands(commands: Any) -> None:
     goal = sub.add_mutually_exclusive_group()
     goal.add_argument(
         "--goal",
-        type=float,
+        type=finite_number("--goal 0.9"),
         help="value that writes a threshold event when reached (default: keep "
         "the current goal)",
     )
@@ -177,59 +191,69 @@ def _add_collaboration_commands(commands: Any) -> None:
 
 
 def _add_read_commands(commands: Any) -> None:
-    sub = _command(commands, "show", cmd_show, "show one experiment", read=True)
+    sub = _read_command(commands, "show", cmd_show, "show one experiment")
     sub.add_argument("id", help=ID_HELP)
 
-    sub = _command(
-        commands, "search", cmd_search, "search with the query language", read=True
+    sub = _read_command(
+        commands, "search", cmd_search, "search with the query language"
     )
     sub.add_argument("query", nargs="*", help='e.g. tag:nlp accuracy>0.9 "bert"')
     sub.formatter_class = argparse.RawDescriptionHelpFormatter
     sub.epilog = SEARCH_SYNTAX
     sub.add_argument(
-        "--limit", type=positive_int, default=50, help="results to print (50)"
+        "--limit",
+        type=whole_number("--limit 20", minimum=1),
+        default=50,
+        help="results to print (50)",
     )
     sub.add_argument(
-        "--offset", type=non_negative_int, default=0, help="results to skip first"
+        "--offset",
+        type=whole_number("--offset 50", minimum=0),
+        default=0,
+        help="results to skip first",
     )
 
-    sub = _command(
-        commands, "compare", cmd_compare, "compare configs and metrics", read=True
-    )
+    sub = _read_command(commands, "compare", cmd_compare, "compare configs and metrics")
     sub.add_argument("ids", nargs="+", metavar="ID", help="two to ten ids")
 
-    sub = _command(
+    sub = _read_command(
         commands,
         "leaderboard",
         cmd_leaderboard,
         "rank experiments by a metric",
-        read=True,
     )
     sub.add_argument("metric", help="metric name, e.g. accuracy or val/loss")
     sub.add_argument(
         "query", nargs="*", help="only experiments matching this search query"
     )
     sub.add_argument(
-        "--limit", type=positive_int, default=10, help="entries to print (10)"
+        "--limit",
+        type=whole_number("--limit 5", minimum=1),
+        default=10,
+        help="entries to print (10)",
     )
 
-    sub = _command(
-        commands, "summary", cmd_summary, "totals, progress and best results", read=True
+    sub = _read_command(
+        commands, "summary", cmd_summary, "totals, progress and best results"
     )
     sub.add_argument("--team", help="only this team")
 
-    sub = _command(
-        commands, "history", cmd_history, "metric points of an experiment", read=True
+    sub = _read_command(
+        commands, "history", cmd_history, "metric points of an experiment"
     )
     sub.add_argument("id", help=ID_HELP)
     sub.add_argument("--metric", help="only this metric")
 
-    sub = _command(
-        commands, "config", cmd_config, "config versions and their diff", read=True
+    sub = _read_command(
+        commands, "config", cmd_config, "config versions and their diff"
     )
     sub.add_argument("id", help=ID_HELP)
     sub.add_argument(
-        "--diff", nargs=2, type=int, metavar=("OLD", "NEW"), help="version numbers"
+        "--diff",
+        nargs=2,
+        type=whole_number("--diff 1 2"),
+        metavar=("OLD", "NEW"),
+        help="version numbers",
     )
 
 
@@ -486,29 +510,26 @@ def me() -> str:
     return default_researcher()
 
 
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not 1 or more")
-    return value
-
-
-def non_negative_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is negative")
-    return value
-
-
 def parse_pairs(pairs: Sequence[str]) -> dict[str, float]:
-    """Parse `KEY=VALUE` words into metrics, naming the first bad one."""
+    """Parse `KEY=VALUE` words into metrics, naming the first bad one.
+
+    A key given twice is an error, because a dict would keep only the last
+    value and silently drop the earlier ones.
+    """
     metrics: dict[str, float] = {}
+    first_pair: dict[str, str] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
             raise InvalidInput(
                 f"Invalid metric {pair!r}: write KEY=VALUE, e.g. accuracy=0.91."
             )
+        if key in first_pair:
+            raise InvalidInput(
+                f"Metric `{key}` is given twice ({first_pair[key]}, {pair}). "
+                "Give each metric once per command."
+            )
+        first_pair[key] = pair
         try:
             metrics[key] = float(value)
         except ValueError:
@@ -545,7 +566,8 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     """Run a parsed command; tracker errors become one line on stderr."""
     try:
         needs_tracker = getattr(args, "needs_tracker", True)
-        tracker = Tracker(args.database_url) if needs_tracker else None
+        create = not getattr(args, "read_only", False)
+        tracker = Tracker(args.database_url, create=create) if needs_tracker else None
         return int(args.handler(tracker, args))
     except ExpbotError as exc:
         print(f"{parser.prog}: {exc}", file=sys.stderr)
@@ -569,6 +591,9 @@ def parse_args(
     """Parse argv, letting `expbot tag ID -old` pass `-old` as a tag change."""
     args, extra = parser.parse_known_args(argv)
     command = _command_parser(parser, args.command)
+    if args.command == "metric" and args.direction is None:
+        # Without a direction, `metric` only shows the settings.
+        args.read_only = True
     if args.command == "tag":
         args.changes = [*args.changes, *extra]
         if not args.changes:

@@ -44,6 +44,7 @@ def register(commands: Any) -> None:
         "List every person by handle, with display name, team, email and "
         "linked Slack user id.",
     )
+    sub.set_defaults(read_only=True)
     _json_flag(sub)
 
     sub = _subcommand(

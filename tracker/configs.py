@@ -121,6 +121,9 @@ def validate_config(data: Any, *, source: str = "config") -> dict[str, Any]:
             f"The {source!r} is nested too deeply; the limit is {MAX_DEPTH} levels."
         ) from None
     except (TypeError, ValueError) as exc:
+        found = _find_non_finite(data)
+        if found is not None:
+            raise InvalidConfig(_non_finite_message(source, *found)) from exc
         raise InvalidConfig(f"The {source!r} cannot be stored: {exc}.") from exc
     if len(encoded) > MAX_CONFIG_BYTES:
         raise InvalidConfig(
@@ -151,6 +154,42 @@ def _check_keys(config: Mapping[str, Any], source: str) -> None:
                 "joined with dots; rename one of them."
             )
         seen.add(key)
+
+
+def _find_non_finite(value: Any, path: str = "") -> tuple[str, float] | None:
+    """Return the path (`a.b[2]`) and value of the first NaN or infinity, if any."""
+    if isinstance(value, float):
+        return None if math.isfinite(value) else (path, value)
+    if isinstance(value, Mapping):
+        children = [
+            (f"{path}.{key}" if path else str(key), item) for key, item in value.items()
+        ]
+    elif isinstance(value, list | tuple):
+        children = [(f"{path}[{index}]", item) for index, item in enumerate(value)]
+    else:
+        return None
+    for child_path, item in children:
+        found = _find_non_finite(item, child_path)
+        if found is not None:
+            return found
+    return None
+
+
+def _non_finite_message(source: str, path: str, value: float) -> str:
+    message = (
+        f"The {source!r} key `{_shorten(path)}` is {value!r}, which cannot be stored "
+        "because JSON has no NaN or infinity."
+    )
+    if math.isinf(value):
+        # PyYAML and the json module read a number beyond the float range as inf.
+        message += (
+            " A number beyond the 64-bit float range, such as 1e400, is read as inf."
+        )
+    return message + " Use a finite number, or quote the value to keep it as text."
+
+
+def _shorten(text: str, limit: int = 100) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _reject(value: Any) -> Any:

@@ -23,7 +23,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from tracker.errors import InvalidInput, StorageError
+from tracker.errors import DatabaseNotFound, InvalidInput, StorageError
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +60,15 @@ def redact(url: str) -> str:
     return re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", url)
 
 
-def make_engine(url: str | None = None, **options: Any) -> Engine:
+def make_engine(
+    url: str | None = None, *, create: bool = True, **options: Any
+) -> Engine:
+    """Make an engine for `url`, by default `default_database_url()`.
+
+    With `create=False`, a SQLite file that does not exist raises
+    `DatabaseNotFound` and no file or folder is created, so a read with a
+    mistyped path fails instead of returning nothing from a new database.
+    """
     url = normalize_url(url or default_database_url())
     try:
         parsed = make_url(url)
@@ -72,6 +80,8 @@ def make_engine(url: str | None = None, **options: Any) -> Engine:
 
     backend = parsed.get_backend_name()
     if backend == "sqlite":
+        if not create:
+            _require_sqlite_file(parsed)
         return _make_sqlite_engine(parsed.database, url, **options)
     if backend == "postgresql":
         return _make_postgres_engine(parsed, **options)
@@ -90,6 +100,16 @@ def _make_postgres_engine(url: URL, **options: Any) -> Engine:
     server_options = f"{server_options} -c jit=off".strip()
     url = url.update_query_dict({"options": server_options})
     return create_engine(url, pool_pre_ping=True, **options)
+
+
+def _require_sqlite_file(url: URL) -> None:
+    database = url.database
+    # An in-memory database, and a `file:` URI that SQLite parses itself,
+    # name no file to check.
+    if not database or database == ":memory:" or url.query.get("uri"):
+        return
+    if not Path(database).exists():
+        raise DatabaseNotFound(database)
 
 
 def _make_sqlite_engine(database: str | None, url: str, **options: Any) -> Engine:

@@ -10,6 +10,7 @@
      +-- PermissionDenied        the actor may not change or see the experiment
      +-- NotInTrackedTask        `current()` called outside a tracked launch
      +-- StorageError            the database failed or could not be reached
+     +-- DatabaseNotFound        a read found no SQLite file at the path
 
 Every message names the offending value and what to do instead, so the
 CLI and the bot can show it as is. Storage code converts SQLAlchemy
@@ -103,3 +104,15 @@ class NotInTrackedTask(ExpbotError):
 
 class StorageError(ExpbotError):
     pass
+
+
+class DatabaseNotFound(ExpbotError):
+    """A SQLite database file that a read-only caller expected to exist."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        super().__init__(
+            f"No database at {path!r}. Check the path in --database-url, "
+            "$EXPBOT_DATABASE_URL or $EXPBOT_HOME. To create the database, run "
+            "`expbot db upgrade` or record a first experiment with `expbot track NAME`."
+        )

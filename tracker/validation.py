@@ -6,6 +6,7 @@ import math
 import numbers
 import re
 from collections.abc import Iterable, Mapping
+from decimal import Decimal
 from typing import Any
 
 from tracker.errors import InvalidInput
@@ -152,7 +153,12 @@ def metric_name(value: str) -> str:
 
 
 def metric_value(key: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real | str):
+    """Convert a metric value to float, rejecting bool, NaN and infinity.
+
+    Decimal is accepted beside numbers.Real, because the standard library
+    registers it only as numbers.Number.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real | Decimal | str):
         raise InvalidInput(
             f"Metric `{key}` value {_short(repr(value))} is not a number; "
             "log numbers only, e.g. accuracy=0.91."
@@ -160,21 +166,29 @@ def metric_value(key: str, value: Any) -> float:
     try:
         number = float(value)
     except OverflowError:
-        raise InvalidInput(
-            f"Metric `{key}` value {_short(str(value))} is too large for a "
-            "64-bit float; log it in other units."
-        ) from None
+        raise _too_large(key, value) from None
     except (TypeError, ValueError):
         raise InvalidInput(
             f"Metric `{key}` value {_short(repr(value))} is not a number; "
             "log numbers only, e.g. accuracy=0.91."
         ) from None
+    # float() turns a finite Decimal beyond the float range into infinity
+    # instead of raising OverflowError as int and Fraction do.
+    if isinstance(value, Decimal) and value.is_finite() and not math.isfinite(number):
+        raise _too_large(key, value)
     if not math.isfinite(number):
         raise InvalidInput(
             f"Metric `{key}` value {value!r} is not finite; NaN and infinity "
             "cannot be compared, so log them as a note or fail the run."
         )
     return number
+
+
+def _too_large(key: str, value: Any) -> InvalidInput:
+    return InvalidInput(
+        f"Metric `{key}` value {_short(str(value))} is too large for a "
+        "64-bit float; log it in other units."
+    )
 
 
 def metrics(values: Mapping[str, Any]) -> dict[str, float]:

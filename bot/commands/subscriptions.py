@@ -18,7 +18,7 @@ from bot.commands.base import CommandContext, Reply, UsageError, command
 from bot.commands.search import search_query
 from bot.slack_text import code, escape
 from tracker import models
-from tracker.query import parse
+from tracker.query import Query, parse
 
 if TYPE_CHECKING:
     from tracker import Tracker
@@ -33,6 +33,7 @@ The first event of an experiment posts its card here; later events reply \
 in the card's thread and update the card. `events:` picks the kinds to hear \
 (default: all): created, completed, failed, cancelled, shared, noted \
 (a new note) and threshold (a metric reached its goal, see `/exp metric`). \
+Events are posted as they happen, so the query cannot use `sort:`. \
 Private experiments are never posted to channels. When many events of one \
 kind arrive at once, such as a sweep finishing, they come as one summary.
 Examples:
@@ -70,7 +71,10 @@ class SubscriptionRecord:
 def subscribe(ctx: CommandContext, args: str) -> Reply:
     options, rest = take_options(words(args), ["events"])
     query = search_query(" ".join(rest))
-    parse(query)  # raises InvalidQuery, naming the position and what was expected
+    # parse() raises InvalidQuery, naming the position and what was expected.
+    parsed = parse(query)
+    if parsed.sort:
+        raise UsageError(_sort_message(parsed, options.get("events")))
     kinds = parse_event_kinds(options.get("events"))
 
     existing = list_subscriptions(ctx.tracker, ctx.channel_id)
@@ -207,6 +211,20 @@ def _describe(query: str, kinds: tuple[str, ...]) -> str:
     what = f"experiments matching {code(query)}" if query else "all experiments"
     heard = "all events" if set(kinds) == set(ALL_KINDS) else ", ".join(kinds)
     return f"{what} ({heard})"
+
+
+def _sort_message(parsed: Query, events: str | None) -> str:
+    """Build the error for `sort:` terms, with the command that works without them."""
+    terms = ", ".join(code(key.to_text()) for key in parsed.sort)
+    words = ["/exp subscribe"]
+    if parsed.where is not None:
+        words.append(Query(where=parsed.where).to_text())
+    if events is not None:
+        words.append(f"events:{events}")
+    return (
+        "A subscription posts each event as it happens, in no order, so it "
+        f"cannot sort. Remove {terms}, e.g. {code(' '.join(words))}."
+    )
 
 
 def _number(args: str) -> int:

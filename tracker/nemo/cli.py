@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 from tracker.api import Tracker
+from tracker.cli_numbers import finite_number
 from tracker.nemo.layout import nemo_home
 from tracker.nemo.sync import DEFAULT_WORKER_TIMEOUT_SECONDS, sync
 
@@ -31,7 +32,7 @@ def register_cli(commands: Any) -> None:
     )
     sub.add_argument(
         "--timeout",
-        type=float,
+        type=finite_number("--timeout 60"),
         default=DEFAULT_WORKER_TIMEOUT_SECONDS,
         help="seconds to wait for NeMo Run to report task states "
         f"(default: {DEFAULT_WORKER_TIMEOUT_SECONDS})",
