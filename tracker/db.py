@@ -108,7 +108,7 @@ def _require_sqlite_file(url: URL) -> None:
     # name no file to check.
     if not database or database == ":memory:" or url.query.get("uri"):
         return
-    if not Path(database).exists():
+    if not Path(database).expanduser().exists():
         raise DatabaseNotFound(database)
 
 
