@@ -6,6 +6,9 @@ these tests hold it to what `ExperimentRecord.from_model` builds.
 
 from __future__ import annotations
 
+import datetime as dt
+from zoneinfo import ZoneInfo
+
 import pytest
 from sqlalchemy import select
 
@@ -89,6 +92,59 @@ def test_search_record_children_in_model_order(
     ]
     assert record.artifacts == ("s3://bucket/z.ckpt", "s3://bucket/a.ckpt", "s3://b/c")
     assert record == tracker.get(identifier)
+
+
+# Values that the raw column decoding in `load_records` could read
+# differently from SQLAlchemy's result processing.
+HOSTILE_CONFIGS = [
+    {"nested": {"a": None, "b": [None, {"c": None}]}, "snow": "☃ \u2028"},
+    {"tiny": 1e-300, "negative_zero": -0.0, "past_2_53": 2**53 + 1},
+    {"text": "{}", "empty": {}},
+    {"long": "x" * 100_000},
+]
+
+
+def test_search_records_survive_hostile_values(
+    tracker: Tracker, clock: FakeClock
+) -> None:
+    new_york = ZoneInfo("America/New_York")
+    # 01:30 happens twice in New York on 2026-11-01, and fold=1 picks the second.
+    starts = [
+        dt.datetime(2026, 11, 1, 1, 30, tzinfo=new_york),
+        dt.datetime(2026, 11, 1, 1, 30, fold=1, tzinfo=new_york),
+        dt.datetime(2026, 3, 8, 6, 59, 59, 999999, tzinfo=dt.UTC),
+        None,
+    ]
+    ids = []
+    for index, config in enumerate(HOSTILE_CONFIGS):
+        clock.advance(minutes=1)
+        clock.now = clock.now.replace(microsecond=0).astimezone(new_york)
+        record = tracker.track(
+            f"hostile {index}",
+            config=config,
+            custom={"copy": config},
+            started_at=starts[index],
+            capture=False,
+        )
+        tracker.add_note(record.id, "at a whole second")
+        clock.advance(microseconds=1)
+        tracker.add_note(record.id, "one microsecond later")
+        tracker.log_metrics(record.id, {"loss": 5e-324, "gain": -0.0})
+        ids.append(record.id)
+    tracker.complete(ids[0], {"big": 1.7976931348623157e308})
+
+    found = tracker.search("", limit=200)
+    times = [
+        moment
+        for record in found
+        for moment in (record.created_at, record.started_at, record.ended_at)
+        if moment is not None
+    ]
+
+    assert found == orm_records(tracker, [record.id for record in found])
+    assert sorted(record.id for record in found) == sorted(ids)
+    assert {moment.tzinfo for moment in times} == {dt.UTC}
+    assert [record.config for record in reversed(found)] == HOSTILE_CONFIGS
 
 
 def test_load_records_keeps_order_skips_missing(

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from statistics import mean, median
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from tests.conftest import FakeClock
 from tracker import Tracker, models
@@ -287,3 +287,38 @@ def test_hidden_private_tags_not_counted(tracker):
     assert tracker.summary(team="nlp", viewer="bob").tags == {"secret": 1, "x": 2}
     assert tracker.summary(team="nlp", viewer="dan").tags == {"secret": 1, "x": 2}
     assert tracker.summary(viewer="carol").tags == {"x": 1}
+
+
+def test_team_move_mid_summary_stays_hidden(database_url, clock):
+    """A private experiment that leaves the team while the summary runs stays hidden.
+
+    The summary counts the team's tags and subtracts the hidden ones. When
+    the two counts read different snapshots, a private experiment that
+    moves to another team between them is counted and never subtracted.
+    """
+    reader = Tracker(database_url, clock=clock)
+    writer = Tracker(database_url, clock=clock)
+    secret = writer.track(
+        "secret", team="nlp", tags=["secret"], researcher="dan", visibility="private"
+    )
+    writer.track("open", team="nlp", tags=["x"], researcher="alice")
+    moved: list[str] = []
+
+    def move_before_tag_counts(connection, cursor, statement, *args):
+        # The hook runs before the statement that reads the hidden
+        # experiments' tags. When the team's counts come from an earlier
+        # statement, the move commits between the two.
+        if not moved and "FROM tags" in statement and "visibility" in statement:
+            writer.update(secret.id, team="vision", as_admin=True)
+            moved.append(secret.id)
+
+    event.listen(reader.db.engine, "before_cursor_execute", move_before_tag_counts)
+    try:
+        tags = reader.summary(team="nlp", viewer="carol").tags
+    finally:
+        event.remove(reader.db.engine, "before_cursor_execute", move_before_tag_counts)
+        reader.close()
+        writer.close()
+
+    assert moved == [secret.id]
+    assert tags == {"x": 1}

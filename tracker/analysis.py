@@ -6,7 +6,16 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    CompoundSelect,
+    Select,
+    and_,
+    func,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from tracker import configs, models, validation
@@ -219,20 +228,26 @@ def count_experiments_by(
     """
     table = column.class_
     statement = select(column, func.count()).group_by(column)
-    counts: dict[str, int] = {}
     in_team = statement if team is None else statement.where(table.team == team)
-    for value, count in session.execute(in_team):
-        counts[value] = int(count)
+    counted: Select[str, int] | CompoundSelect[str, int] = in_team
     hidden = hidden_from(viewer, team)
     if hidden is not None:
         # No condition on the row's team here: SQLite would then read the
         # team's index range again instead of looking up the hidden ids.
-        for value, count in session.execute(
-            statement.where(table.experiment_id.in_(hidden))
-        ):
-            # get(): a row whose team copy disagrees with its experiment
-            # must not crash the summary.
-            counts[value] = counts.get(value, 0) - int(count)
+        subtracted = (
+            select(column, -func.count())
+            .where(table.experiment_id.in_(hidden))
+            .group_by(column)
+        )
+        # One statement reads one snapshot. Two statements under PostgreSQL's
+        # READ COMMITTED read two, so a private experiment that left the team
+        # between them would be counted and never subtracted.
+        counted = union_all(in_team, subtracted)
+    counts: dict[str, int] = {}
+    for value, count in session.execute(counted):
+        # get(): a row whose team copy disagrees with its experiment
+        # must not crash the summary.
+        counts[value] = counts.get(value, 0) + int(count)
     return {value: count for value, count in counts.items() if count > 0}
 
 
