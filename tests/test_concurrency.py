@@ -121,3 +121,21 @@ def test_parallel_steps_never_regress_summary(database_url):
     points = select(func.count()).select_from(models.MetricPoint)
     assert count(tracker, points) == SHARED_STEPS * PROCESSES
     tracker.close()
+
+
+def test_read_sees_one_snapshot(database_url):
+    reader = Tracker(database_url)
+    writer = Tracker(database_url)
+    writer.track("before", capture=False)
+    count = select(func.count()).select_from(models.Experiment)
+
+    with reader.db.read() as session:
+        first = session.scalar(count)
+        writer.track("during", capture=False)
+        second = session.scalar(count)
+
+    assert first == 1
+    assert second == 1
+    assert reader.count() == 2
+    reader.close()
+    writer.close()

@@ -151,7 +151,13 @@ class Database:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.dialect = engine.dialect.name
-        self._read = sessionmaker(engine, expire_on_commit=False)
+        reader = engine
+        if self.dialect == "postgresql":
+            # Every statement of a read sees one snapshot, as on SQLite: a
+            # search's page of ids and their records, or a summary's counts,
+            # cannot disagree about a write committed between two of them.
+            reader = engine.execution_options(isolation_level="REPEATABLE READ")
+        self._read = sessionmaker(reader, expire_on_commit=False)
         self._write = sessionmaker(
             engine.execution_options(**{_WRITE_OPTION: True}), expire_on_commit=False
         )
