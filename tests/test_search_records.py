@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from tests.conftest import FakeClock
 from tracker import Tracker
-from tracker.errors import InvalidInput
+from tracker.errors import InvalidInput, StorageError
 from tracker.lookup import EAGER_OPTIONS, load_records
 from tracker.models import Experiment
 from tracker.records import ExperimentRecord
@@ -247,3 +247,12 @@ def test_leaderboard_records_equal_orm_records(
     assert [entry.experiment for entry in entries] == orm_records(
         tracker, sorted([first, second])
     )
+
+
+def test_search_database_error_is_storage_error(sqlite_tracker: Tracker) -> None:
+    sqlite_tracker.track("orphaned", capture=False)
+    with sqlite_tracker.db.engine.begin() as connection:
+        connection.exec_driver_sql("DROP TABLE artifacts")
+
+    with pytest.raises(StorageError, match="no such table: artifacts"):
+        sqlite_tracker.search("orphaned")

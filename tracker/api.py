@@ -547,8 +547,7 @@ class Tracker:
         """
         parsed = parse(query or "")
         limit, offset = _page(limit, offset)
-        with self.db.read() as session:
-            connection = session.connection()
+        with self.db.read_connection() as connection:
             ids = page_ids(
                 connection,
                 parsed,

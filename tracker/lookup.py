@@ -7,6 +7,7 @@ import enum
 import functools
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
@@ -15,7 +16,6 @@ from sqlalchemy import (
     Connection,
     Float,
     Integer,
-    Row,
     Select,
     Text,
     any_,
@@ -29,6 +29,8 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.types import NullType
 
@@ -143,8 +145,7 @@ def _object(value: str | dict[str, Any] | None) -> dict[str, Any]:
     return value or {}
 
 
-def _converted(row: Row[Any]) -> dict[str, Any]:
-    # Zipping the tuple is several times faster than reading `row._mapping`.
+def _converted(row: Sequence[Any]) -> dict[str, Any]:
     columns = dict(zip(_RECORD_NAMES, row, strict=True))
     for name in _TIME_COLUMNS:
         columns[name] = _utc(columns[name])
@@ -173,9 +174,10 @@ _RECORD_COLUMNS = [
 def _in_ids(column: ColumnElement[str], dialect: str) -> ColumnElement[bool]:
     """Test `column` against the page's ids, passed as one bound parameter.
 
-    An expanding IN renders one placeholder per id on every call. One
-    parameter lets SQLAlchemy reuse the compiled statement: a JSON array
-    read with `json_each` on SQLite, an array with `= ANY` on PostgreSQL.
+    An expanding IN renders one placeholder per id on every call. With
+    one parameter the SQL is the same for every page, so it is compiled
+    once: a JSON array read with `json_each` on SQLite, an array with
+    `= ANY` on PostgreSQL.
     """
     if dialect == "sqlite":
         listed: Select[Any] = select(literal_column("value")).select_from(
@@ -196,6 +198,61 @@ def _statements(dialect: str) -> tuple[Select[Any], CompoundSelect[Any]]:
     """Build the record and related-row statements for one SQL dialect."""
     records = select(*_RECORD_COLUMNS).where(_in_ids(_EXPERIMENTS.c.id, dialect))
     return records, _child_rows(dialect)
+
+
+@dataclass(frozen=True)
+class _DriverStatement:
+    """A statement compiled once, run on the DBAPI cursor of a connection.
+
+    A page of search results runs two statements. Going through the
+    DBAPI cursor skips SQLAlchemy's per-execution work (cache lookup,
+    execution context, a Row per result row): 0.3 of 3.6 ms per search
+    when the CPU caches are cold, as between two calls of another program.
+    """
+
+    sql: str
+    # How many positional placeholders the SQL has, None for named ones.
+    positions: int | None
+
+    def fetch_all(self, connection: Connection, ids: str | list[str]) -> list[Any]:
+        """Run the statement with `ids` in the connection's transaction."""
+        parameters: Any = {"ids": ids}
+        if self.positions is not None:
+            parameters = [ids] * self.positions
+        driver = connection.connection.driver_connection
+        assert driver is not None, "a connection in use has a DBAPI connection"
+        cursor = driver.cursor()
+        try:
+            cursor.execute(self.sql, parameters)
+            return list(cursor.fetchall())
+        except connection.dialect.loaded_dbapi.Error as exc:
+            raise DBAPIError.instance(
+                self.sql, parameters, exc, connection.dialect.loaded_dbapi.Error
+            ) from exc
+        finally:
+            cursor.close()
+
+
+def _driver_statements(
+    dialect: Dialect,
+) -> tuple[_DriverStatement, _DriverStatement]:
+    return _compiled_statements(dialect.name, dialect.driver, dialect)
+
+
+@functools.cache
+def _compiled_statements(
+    name: str, driver: str, dialect: Dialect
+) -> tuple[_DriverStatement, _DriverStatement]:
+    """Compile the record statements once per database and driver."""
+    del driver  # part of the cache key only
+
+    def compiled(statement: Select[Any] | CompoundSelect[Any]) -> _DriverStatement:
+        result = statement.compile(dialect=dialect)
+        positions = len(result.positiontup or ()) if result.positional else None
+        return _DriverStatement(str(result), positions)
+
+    records, child_rows = _statements(name)
+    return compiled(records), compiled(child_rows)
 
 
 class _Kind(enum.IntEnum):
@@ -287,12 +344,18 @@ def load_records(connection: Connection, ids: Sequence[str]) -> list[ExperimentR
     if not ids:
         return []
     dialect = connection.dialect.name
-    records, child_rows = _statements(dialect)
-    parameters = {"ids": _ids_parameter(dialect, ids)}
-    rows = connection.execute(records, parameters).all()
+    value = _ids_parameter(dialect, ids)
+    if dialect in ("sqlite", "postgresql"):
+        records, child_rows = _driver_statements(connection.dialect)
+        rows = records.fetch_all(connection, value)
+        child_values = child_rows.fetch_all(connection, value)
+    else:
+        statements = _statements(dialect)
+        rows = list(connection.execute(statements[0], {"ids": value}))
+        child_values = list(connection.execute(statements[1], {"ids": value}))
     columns_by_id = {row[0]: _converted(row) for row in rows}
     children = {identifier: ChildRows() for identifier in columns_by_id}
-    _collect_children(connection.execute(child_rows, parameters).all(), children)
+    _collect_children(child_values, children)
     return [
         record_from_columns(columns_by_id[identifier], children[identifier])
         for identifier in ids
