@@ -593,8 +593,8 @@ class Tracker:
             .with_only_columns(literal_column("1"), maintain_column_froms=True)
         )
         counted = select(func.count()).select_from(matching.subquery())
-        with self.db.read() as session:
-            return int(session.scalar(counted) or 0)
+        with self.db.read_connection() as connection:
+            return int(connection.scalar(counted) or 0)
 
     def metric_history(
         self, identifier: str, key: str | None = None, *, viewer: str | None = None
