@@ -233,25 +233,34 @@ class _DriverStatement:
             cursor.close()
 
 
+# Compiled record statements per (database, driver). Keyed by names, not
+# by dialect object, because every engine has its own dialect.
+_COMPILED: dict[tuple[str, str], tuple[_DriverStatement, _DriverStatement]] = {}
+
+
 def _driver_statements(
     dialect: Dialect,
 ) -> tuple[_DriverStatement, _DriverStatement]:
-    return _compiled_statements(dialect.name, dialect.driver, dialect)
+    """Return the record statements compiled for `dialect`, compiling once.
+
+    Two threads may both compile on first use, and then one result wins.
+    """
+    key = (dialect.name, dialect.driver)
+    compiled = _COMPILED.get(key)
+    if compiled is None:
+        compiled = _COMPILED[key] = _compile_statements(dialect)
+    return compiled
 
 
-@functools.cache
-def _compiled_statements(
-    name: str, driver: str, dialect: Dialect
+def _compile_statements(
+    dialect: Dialect,
 ) -> tuple[_DriverStatement, _DriverStatement]:
-    """Compile the record statements once per database and driver."""
-    del driver  # part of the cache key only
-
     def compiled(statement: Select[Any] | CompoundSelect[Any]) -> _DriverStatement:
         result = statement.compile(dialect=dialect)
         positions = len(result.positiontup or ()) if result.positional else None
         return _DriverStatement(str(result), positions)
 
-    records, child_rows = _statements(name)
+    records, child_rows = _statements(dialect.name)
     return compiled(records), compiled(child_rows)
 
 
