@@ -239,14 +239,12 @@ def count_experiments_by(
             .where(table.experiment_id.in_(hidden))
             .group_by(column)
         )
-        # One statement reads one snapshot. Two statements under PostgreSQL's
-        # READ COMMITTED read two, so a private experiment that left the team
-        # between them would be counted and never subtracted.
+        # Both parts must read one snapshot, or a private experiment that
+        # left the team between them is counted and never subtracted. One
+        # statement ensures that even outside a REPEATABLE READ transaction.
         counted = union_all(in_team, subtracted)
     counts: dict[str, int] = {}
     for value, count in session.execute(counted):
-        # get(): a row whose team copy disagrees with its experiment
-        # must not crash the summary.
         counts[value] = counts.get(value, 0) + int(count)
     return {value: count for value, count in counts.items() if count > 0}
 
