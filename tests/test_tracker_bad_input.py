@@ -143,6 +143,27 @@ def test_unsupported_database_hides_password():
     assert "hunter2" not in str(caught.value)
 
 
+@pytest.mark.parametrize(
+    ("url", "suggested"),
+    [
+        (
+            "postgresql+psycopg2://user:hunter2@db:5432/expbot",
+            "'postgresql+psycopg://user:***@db:5432/expbot'",
+        ),
+        ("postgresql+asyncpg://db/expbot", "'postgresql+psycopg://db/expbot'"),
+        ("sqlite+pysqlcipher:////tmp/expbot.db", "'sqlite:////tmp/expbot.db'"),
+    ],
+)
+def test_other_driver_names_supported_url(url, suggested):
+    from tracker import Tracker
+
+    with pytest.raises(InvalidInput, match="Unsupported database driver") as caught:
+        Tracker(url)
+
+    assert f"Use {suggested}." in str(caught.value)
+    assert "hunter2" not in str(caught.value)
+
+
 def test_unwritable_home_names_folder(tmp_path):
     from tracker import Tracker
     from tracker.errors import StorageError

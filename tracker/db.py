@@ -79,6 +79,7 @@ def make_engine(
         ) from exc
 
     backend = parsed.get_backend_name()
+    _check_driver(parsed, url)
     if backend == "sqlite":
         if not create:
             _require_sqlite_file(parsed)
@@ -88,6 +89,31 @@ def make_engine(
     raise InvalidInput(
         f"Unsupported database {backend!r} in {redact(url)!r}: expbot runs on "
         "SQLite (`sqlite:///path`) and PostgreSQL (`postgresql+psycopg://...`)."
+    )
+
+
+# The DBAPI driver that expbot installs and tests for each database, and
+# the URL scheme that selects it.
+_DRIVERS = {"sqlite": "pysqlite", "postgresql": "psycopg"}
+_SCHEMES = {"sqlite": "sqlite", "postgresql": "postgresql+psycopg"}
+
+
+def _check_driver(url: URL, text: str) -> None:
+    """Reject a driver other than the one expbot installs for the database.
+
+    Other drivers (psycopg2, asyncpg, pg8000) are not installed and their
+    result types differ, so they would fail with an import error or later.
+    """
+    backend = url.get_backend_name()
+    expected = _DRIVERS.get(backend)
+    driver = url.get_driver_name()
+    if expected is None or driver == expected:
+        return
+    fixed = url.set(drivername=_SCHEMES[backend])
+    suggestion = redact(fixed.render_as_string(hide_password=False))
+    raise InvalidInput(
+        f"Unsupported database driver {driver!r} in {redact(text)!r}: expbot "
+        f"uses {expected} for {backend}. Use {suggestion!r}."
     )
 
 
