@@ -89,7 +89,11 @@ def render_reply(reply: Reply) -> str:
 def _database(settings: Settings, with_demo: bool, stdout: TextIO) -> Iterator[Tracker]:
     """Open the tracker; with the demo, on a scratch database removed after."""
     if not with_demo:
-        tracker = Tracker(settings.tracker_database_url)
+        # A database named by URL must exist: an empty new one at a mistyped
+        # path would show nothing. The default one in the home folder is
+        # created, so that the shell works right after installing.
+        named = settings.database_url is not None
+        tracker = Tracker(settings.tracker_database_url, create=not named)
         try:
             yield tracker
         finally:

@@ -149,3 +149,16 @@ def test_shell_linked_user_owns_schedule(seeded_home: Path) -> None:
 
     assert "Scheduled" in output
     assert "by dora" in listed
+
+
+def test_shell_named_missing_database_fails(tmp_path: Path) -> None:
+    missing = tmp_path / "cpoy.db"
+
+    result = expbot(
+        ["--database-url", f"sqlite:///{missing}", "shell"], "search\n", tmp_path
+    )
+
+    assert result.returncode == 1
+    assert f"No database at '{missing}'" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not missing.exists()
