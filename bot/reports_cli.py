@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tracker.cli import warn_unknown_team
 from tracker.errors import ExpbotError, InvalidInput
 from tracker.report_periods import (
     month_period,
@@ -75,6 +76,7 @@ def cmd_report(tracker: Tracker, args: argparse.Namespace) -> int:
     from tracker.reports import build_report
 
     report = build_report(tracker, args.team, _period(args))
+    warn_unknown_team(tracker, args.team)
     if args.charts:
         _write_charts(report, Path(args.charts))
     if args.post:

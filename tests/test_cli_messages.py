@@ -231,3 +231,22 @@ def test_metric_hint_cases(tracker):
         "No experiment has the metrics `blue`, `acuracy`. Did you mean `bleu` or "
         "`accuracy`? Known metrics: `accuracy`, `bleu`."
     )
+
+
+def test_summary_unknown_team_warns(expbot, sqlite_tracker):
+    sqlite_tracker.track("run", researcher="alice", team="nlp", capture=False)
+
+    status, out, error = expbot("summary", "--team", "nlpp")
+
+    assert status == 0
+    assert "0 experiments" in out
+    assert "no experiment records team 'nlpp'" in error
+    assert "Teams with experiments: nlp." in error
+
+
+def test_summary_known_team_no_warning(expbot, sqlite_tracker):
+    sqlite_tracker.track("run", researcher="alice", team="nlp", capture=False)
+
+    _, _, error = expbot("summary", "--team", "nlp")
+
+    assert error == ""

@@ -141,3 +141,14 @@ def test_report_sample_writes_review_files(
     assert blocks[0]["type"] == "header"
     assert len(blocks) <= 50
     assert len(capsys.readouterr().out.splitlines()) == 5
+
+
+def test_report_unknown_team_warns(
+    database: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status = expbot(database, "report", "--team", "nlpp", "--month", "2026-10")
+
+    error = capsys.readouterr().err
+    assert status == 0
+    assert "no experiment records team 'nlpp'" in error
+    assert "Teams with experiments: nlp." in error

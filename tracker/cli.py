@@ -24,6 +24,8 @@ from tracker.grammar import plural
 
 Command = Callable[[Tracker, argparse.Namespace], int]
 ID_HELP = "experiment id or a unique prefix of 6+ characters"
+# Teams that the unknown-team warning lists.
+TEAMS_LISTED = 10
 
 
 class Parser(argparse.ArgumentParser):
@@ -429,6 +431,8 @@ def cmd_leaderboard(tracker: Tracker, args: argparse.Namespace) -> int:
 
 def cmd_summary(tracker: Tracker, args: argparse.Namespace) -> int:
     summary = tracker.summary(team=args.team, viewer=me())
+    if summary.total == 0:
+        warn_unknown_team(tracker, args.team)
     if args.json:
         return _print_json(summary.to_dict())
     print(cli_format.summary(summary))
@@ -455,6 +459,27 @@ def cmd_history(tracker: Tracker, args: argparse.Namespace) -> int:
         step = "" if point.step is None else f" step {point.step}"
         print(f"{point.key}{step}: {point.value:g}  ({point.logged_at:%Y-%m-%d %H:%M})")
     return 0
+
+
+def warn_unknown_team(tracker: Tracker, team: str | None) -> None:
+    """Print a warning to stderr when no experiment records `team`.
+
+    A misspelt `--team` otherwise gives empty figures and exit status 0.
+    """
+    if team is None:
+        return
+    teams = tracker.teams()
+    if team in teams:
+        return
+    listed = ", ".join(teams[:TEAMS_LISTED])
+    if len(teams) > TEAMS_LISTED:
+        listed += ", ..."
+    known = f" Teams with experiments: {listed}." if teams else ""
+    print(
+        f"expbot: warning: no experiment records team {team!r}, so its figures "
+        f"are empty. Check the name.{known}",
+        file=sys.stderr,
+    )
 
 
 def _raise_unlogged_metric(tracker: Tracker, identifier: str, metric: str) -> None:
