@@ -250,3 +250,18 @@ def test_summary_known_team_no_warning(expbot, sqlite_tracker):
     _, _, error = expbot("summary", "--team", "nlp")
 
     assert error == ""
+
+
+def test_search_unknown_sort_metric_warns(expbot, logged):
+    status, out, error = expbot("search", "sort:acuracy")
+
+    assert status == 0
+    assert "run" in out
+    assert "No experiment has the metric `acuracy`." in error
+    assert "Did you mean `accuracy`?" in error
+
+
+def test_search_known_sort_metric_quiet(expbot, logged):
+    _, _, error = expbot("search", "sort:accuracy")
+
+    assert error == ""

@@ -21,6 +21,7 @@ from tracker.cli_numbers import finite_number, whole_number
 from tracker.configs import load_config_file
 from tracker.errors import ExpbotError, InvalidInput
 from tracker.grammar import plural
+from tracker.query import parse
 
 Command = Callable[[Tracker, argparse.Namespace], int]
 ID_HELP = "experiment id or a unique prefix of 6+ characters"
@@ -381,6 +382,11 @@ def cmd_show(tracker: Tracker, args: argparse.Namespace) -> int:
 def cmd_search(tracker: Tracker, args: argparse.Namespace) -> int:
     query = " ".join(args.query)
     records = tracker.search(query, limit=args.limit, offset=args.offset, viewer=me())
+    # A misspelt sort metric still lists results, newest first, so say so.
+    sorted_by = [key.name for key in parse(query).sort if key.is_metric]
+    hint = metric_names.unknown_metrics_hint(tracker, sorted_by, viewer=me())
+    if hint:
+        print(f"expbot: warning: {hint}", file=sys.stderr)
     if not records and args.offset:
         # "No experiments match" would be wrong when the offset skipped them all.
         total = tracker.count(query, viewer=me())
