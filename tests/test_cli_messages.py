@@ -265,3 +265,25 @@ def test_search_known_sort_metric_quiet(expbot, logged):
     _, _, error = expbot("search", "sort:accuracy")
 
     assert error == ""
+
+
+def test_mistyped_command_suggests_closest(expbot):
+    status, _, error = expbot("serach", "tag:nlp")
+
+    assert status == 2
+    assert "invalid choice: 'serach'" in error
+    assert "Did you mean `search`?" in error
+
+
+def test_unlike_command_no_suggestion(expbot):
+    _, _, error = expbot("xyzzy")
+
+    assert "Did you mean" not in error
+
+
+def test_global_option_after_command_explained(expbot, sqlite_url):
+    status, _, error = expbot("search", "--database-url", sqlite_url, "bert")
+
+    assert status == 2
+    assert "--database-url goes before the command" in error
+    assert "`expbot --database-url ... search ...`" in error

@@ -9,8 +9,10 @@ input, 2 for usage errors. Read commands print only JSON with `--json`.
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
@@ -27,13 +29,30 @@ Command = Callable[[Tracker, argparse.Namespace], int]
 ID_HELP = "experiment id or a unique prefix of 6+ characters"
 # Teams that the unknown-team warning lists.
 TEAMS_LISTED = 10
+# Options of `expbot` itself, which argparse takes only before the command.
+GLOBAL_OPTIONS = ("--database-url",)
 
 
 class Parser(argparse.ArgumentParser):
     """An argparse parser whose usage errors are one line and exit 2."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: {message}. Run `{self.prog} --help`.\n")
+        hint = _closest_choice(message)
+        self.exit(2, f"{self.prog}: {message}.{hint} Run `{self.prog} --help`.\n")
+
+
+_INVALID_CHOICE = re.compile(r"invalid choice: '([^']*)' \(choose from (.*)\)")
+
+
+def _closest_choice(message: str) -> str:
+    """Suggest the choice closest to a mistyped one, as " Did you mean ...?"."""
+    found = _INVALID_CHOICE.search(message)
+    if found is None:
+        return ""
+    typed, listed = found.groups()
+    choices = re.findall(r"'([^']*)'", listed)
+    close = difflib.get_close_matches(typed, choices, n=1)
+    return f" Did you mean `{close[0]}`?" if close else ""
 
 
 def build_parser() -> Parser:
@@ -636,7 +655,14 @@ def parse_args(
             f'e.g. `expbot {args.command} {args.id} --reason "{reason}"`'
         )
     elif extra:
-        command.error(f"unrecognized arguments: {' '.join(extra)}")
+        message = f"unrecognized arguments: {' '.join(extra)}"
+        global_options = [word for word in extra if word in GLOBAL_OPTIONS]
+        if global_options:
+            message += (
+                f". {global_options[0]} goes before the command, e.g. "
+                f"`expbot {global_options[0]} ... {args.command} ...`"
+            )
+        command.error(message)
     return args
 
 
