@@ -202,6 +202,7 @@ INVALID = [
     ("accuracy>inf", 9, "a finite number, not NaN"),
     ("accuracy>1e999", 9, "a finite number, small enough"),
     (">0.9", 0, "a metric name or config.KEY before `>`"),
+    ("accuracy > 0.9", 9, "before `>` with no space between them, e.g. `accuracy>0.9`"),
     ("acc$>1", 0, "a metric name of letters"),
     ("config.lr>NaN", 10, "a finite number"),
     ("config.model<abc", 13, "text compares only with = or !="),

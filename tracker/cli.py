@@ -401,7 +401,7 @@ def cmd_show(tracker: Tracker, args: argparse.Namespace) -> int:
 def cmd_search(tracker: Tracker, args: argparse.Namespace) -> int:
     query = " ".join(args.query)
     records = tracker.search(query, limit=args.limit, offset=args.offset, viewer=me())
-    # A misspelt sort metric still lists results, newest first, so say so.
+    # A misspelt sort metric still lists results, newest first, so warn.
     sorted_by = [key.name for key in parse(query).sort if key.is_metric]
     hint = metric_names.unknown_metrics_hint(tracker, sorted_by, viewer=me())
     if hint:

@@ -535,9 +535,10 @@ class _Term:
     ) -> MetricCmp | ConfigCmp:
         operator_position = self.token.position + len(name)
         if not name:
-            self.fail(
-                operator_position, f"a metric name or config.KEY before `{operator}`"
-            )
+            expected = f"a metric name or config.KEY before `{operator}`"
+            if operator_position > 0 and self.text[operator_position - 1].isspace():
+                expected += f" with no space between them, e.g. `accuracy{operator}0.9`"
+            self.fail(operator_position, expected)
         if self.token.quoted is None and _starts_with_operator(value):
             self.fail(
                 operator_position,
