@@ -380,3 +380,28 @@ def test_search_page_that_is_not_a_number_rejected(tracker, running, limit):
 def test_leaderboard_limit_that_is_not_a_number_rejected(tracker, running, limit):
     with pytest.raises(InvalidInput, match="Invalid leaderboard limit"):
         tracker.leaderboard("loss", limit=limit)
+
+
+@pytest.mark.postgres
+def test_missing_postgres_database_says_create(postgres_server):
+    from tracker import Tracker
+    from tracker.errors import StorageError
+
+    url = postgres_server.rsplit("/", 1)[0] + "/expbot_no_such_database"
+
+    with pytest.raises(StorageError) as caught:
+        Tracker(url)
+
+    assert 'database "expbot_no_such_database" does not exist' in str(caught.value)
+    assert "`createdb expbot_no_such_database`" in str(caught.value)
+
+
+def test_refused_connection_says_check_server():
+    from tracker import Tracker
+    from tracker.errors import StorageError
+
+    # Port 1 on loopback: nothing listens there, so the connection is refused.
+    with pytest.raises(StorageError) as caught:
+        Tracker("postgresql+psycopg://postgres@127.0.0.1:1/expbot")
+
+    assert "Check that the server is running" in str(caught.value)

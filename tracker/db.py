@@ -220,7 +220,29 @@ def translate_errors() -> Iterator[None]:
         logger.debug("database error", exc_info=True)
         original = getattr(exc, "orig", None)
         message = str(original) if original is not None else str(exc)
-        raise StorageError(f"Database error: {message.splitlines()[0]}") from exc
+        first_line = message.splitlines()[0]
+        raise StorageError(
+            f"Database error: {first_line}{_next_step(first_line)}"
+        ) from exc
+
+
+_MISSING_DATABASE = re.compile(r'database "([^"]+)" does not exist')
+
+
+def _next_step(message: str) -> str:
+    """Return what to do about a PostgreSQL connection failure, or ""."""
+    missing = _MISSING_DATABASE.search(message)
+    if missing is not None:
+        return (
+            f". Create it with `createdb {missing.group(1)}` (add -h HOST -U USER "
+            "as in the URL), or fix the database name in the URL."
+        )
+    if message.startswith("connection failed"):
+        return (
+            ". Check that the server is running and that the URL's host, port "
+            "and user are right."
+        )
+    return ""
 
 
 def alembic_config(connection: Any = None) -> Any:
