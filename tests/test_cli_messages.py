@@ -287,3 +287,10 @@ def test_global_option_after_command_explained(expbot, sqlite_url):
     assert status == 2
     assert "--database-url goes before the command" in error
     assert "`expbot --database-url ... search ...`" in error
+
+
+def test_log_overflowing_value_named(expbot, logged):
+    status, _, error = expbot("log", logged, "accuracy=1e400")
+
+    assert status == 1
+    assert "value '1e400' is too large for a 64-bit float" in error

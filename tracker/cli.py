@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import json
+import math
 import os
 import re
 import sys
@@ -581,12 +582,20 @@ def parse_pairs(pairs: Sequence[str]) -> dict[str, float]:
             )
         first_pair[key] = pair
         try:
-            metrics[key] = float(value)
+            number = float(value)
         except ValueError:
             raise InvalidInput(
                 f"Metric `{key}` value {value!r} is not a number; "
                 "log numbers only, e.g. accuracy=0.91."
             ) from None
+        if math.isinf(number) and "inf" not in value.lower():
+            # float() turns a literal like 1e400 into inf, which the
+            # user did not type.
+            raise InvalidInput(
+                f"Metric `{key}` value {value!r} is too large for a 64-bit float "
+                "(largest about 1.8e308)."
+            )
+        metrics[key] = number
     return metrics
 
 
