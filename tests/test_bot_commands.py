@@ -197,6 +197,20 @@ def test_summary_defaults_to_own_team(sqlite_tracker: Tracker, records) -> None:
     assert "all teams" in everyone
 
 
+def test_summary_unknown_team_warns(sqlite_tracker: Tracker, records) -> None:
+    text = run(context(sqlite_tracker), "summary team:nlpp")
+
+    assert "No experiment records team nlpp yet" in text
+    assert "its summary is empty" in text
+    assert "Teams with experiments: `nlp`" in text
+
+
+def test_summary_known_team_no_warning(sqlite_tracker: Tracker, records) -> None:
+    assert "No experiment records team" not in run(
+        context(sqlite_tracker), "summary team:nlp"
+    )
+
+
 def test_share_twice_says_already(sqlite_tracker: Tracker, records) -> None:
     ctx = context(sqlite_tracker)
     run(ctx, f"share {records['open'].id[:8]} @bob")

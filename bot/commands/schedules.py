@@ -157,7 +157,7 @@ def schedule(ctx: CommandContext, args: str) -> Reply:
         f"channel: {escape(saved.describe())}. The next one comes "
         f"{_next_firing(saved, ctx.tracker.clock())}."
     )
-    text += _unknown_team_warning(ctx, team)
+    text += unknown_team_warning(ctx, team)
     if not _bot_is_member(ctx):
         text += (
             " Invite me with `/invite @expbot` here so that I can upload the charts."
@@ -165,11 +165,14 @@ def schedule(ctx: CommandContext, args: str) -> Reply:
     return Reply(text=text, shareable=False)
 
 
-def _unknown_team_warning(ctx: CommandContext, team: str) -> str:
+def unknown_team_warning(
+    ctx: CommandContext, team: str, figures: str = "report"
+) -> str:
     """Warn about a team with no experiments, which is often a typo in `team:`.
 
-    The schedule is kept, because a new team may log its first experiment
-    before the first report is due.
+    `figures` names what stays empty, such as "report" or "summary". A
+    schedule is kept anyway, because a new team may log its first
+    experiment before the first report is due.
     """
     teams = ctx.tracker.teams()
     if team in teams:
@@ -183,7 +186,7 @@ def _unknown_team_warning(ctx: CommandContext, team: str) -> str:
     known = f" Teams with experiments: {listed}{more}." if teams else ""
     return (
         f" :warning: No experiment records team *{escape(team)}* yet, so its "
-        f"report is empty until one does; check the name.{known}"
+        f"{figures} is empty until one does; check the name.{known}"
     )
 
 

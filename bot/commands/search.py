@@ -6,6 +6,7 @@ import re
 
 from bot.commands.arguments import slack_ids, take_options, words
 from bot.commands.base import ID_HINT, CommandContext, Reply, UsageError, command
+from bot.commands.schedules import unknown_team_warning
 from bot.slack_text import code, escape, split_first
 from bot.views import (
     SEARCH_PAGE_SIZE,
@@ -217,7 +218,10 @@ def summary(ctx: CommandContext, args: str) -> Reply:
     team = options.get("team") or (None if rest else ctx.team)
     result = ctx.tracker.summary(team, viewer=ctx.viewer)
     handles = {record.researcher for record in result.latest_completed}
-    blocks = summary_blocks(result, slack_ids=slack_ids(ctx, handles))
+    notice = ""
+    if result.total == 0 and team:
+        notice = unknown_team_warning(ctx, team, "summary").strip()
+    blocks = summary_blocks(result, slack_ids=slack_ids(ctx, handles), notice=notice)
     scope = f"team {escape(team)}" if team else "all teams"
     text = f"Summary of {scope}: {plural(result.total, 'experiment')}"
     return Reply(text=text, blocks=blocks)

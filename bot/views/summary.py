@@ -40,11 +40,14 @@ def summary_blocks(
     slack_ids: Mapping[str, str] | None = None,
     max_blocks: int = MAX_MESSAGE_BLOCKS,
     max_chars: int = MAX_MESSAGE_CHARS,
+    notice: str = "",
 ) -> list[Block]:
     """Build the dashboard for a `Summary` within `max_blocks` and `max_chars`.
 
     The completion rate shows "n/a" while no experiment has ended, since
-    it is completed over completed + failed + cancelled.
+    it is completed over completed + failed + cancelled. `notice` (mrkdwn)
+    is a context line under an empty summary, such as a warning about the
+    team's name.
     """
     scope = f"team {summary.team}" if summary.team else "all teams"
     blocks: list[Block] = [header(f"Summary: {scope}")]
@@ -55,6 +58,8 @@ def summary_blocks(
                 "or from a script with `tracker.run(...)`."
             )
         )
+        if notice:
+            blocks.append(context(notice))
         return check_blocks(blocks, max_blocks=max_blocks, max_chars=max_chars)
 
     blocks.append(section(_totals_line(summary), fields=_total_fields(summary)))
