@@ -18,7 +18,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.models.views import View
 
 from bot import errors
-from bot.commands.search import count_matches
+from bot.commands.search import next_page
 from bot.identity import Directory, Identity
 from bot.views import (
     ACTION_ADD_NOTE,
@@ -34,10 +34,8 @@ from bot.views import (
     loading_modal,
     message_modal,
     note_modal,
-    parse_more_value,
     read_metadata,
     render_text,
-    search_results,
     share_modal,
 )
 from bot.views.blocks import escape, escape_to_fit, one_line, truncate
@@ -277,33 +275,13 @@ class Interactions:
     ) -> None:
         ack()
         user_id = user_of(body)
+        value = action_value(body)
         try:
-            page = parse_more_value(action_value(body))
             identity = self.resolve(client, user_id)
-            records = self.tracker.search(
-                page.query,
-                viewer=identity.handle,
-                limit=page.page_size,
-                offset=page.offset,
-            )
-            matches = count_matches(
-                self.tracker,
-                page.query,
-                viewer=identity.handle,
-                end=page.offset + len(records),
-                page_size=page.page_size,
-            )
+            messages = next_page(self.tracker, identity.handle, value)
         except ExpbotError as exc:
             respond(text=errors.describe_error(exc), replace_original=False)
             return
-        messages = search_results(
-            records,
-            query=page.query,
-            total=matches.total,
-            more_than_total=matches.more,
-            offset=page.offset,
-            page_size=page.page_size,
-        )
         if len(messages) > MAX_RESPONSES:
             logger.warning(
                 "more results cut from %d to %d messages", len(messages), MAX_RESPONSES
@@ -315,9 +293,7 @@ class Interactions:
                 response_type="ephemeral",
                 replace_original=False,
             )
-        logger.info(
-            "more results for %s: %d from %d", user_id, len(records), page.offset
-        )
+        logger.info("more results for %s: %s", user_id, value[:200])
 
     def publish_home(self, event: dict[str, Any], client: WebClient) -> None:
         if event.get("tab", "home") != "home":

@@ -12,24 +12,29 @@ import contextlib
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import bot.commands  # noqa: F401  (registers the subcommands)
 from bot import demo
 from bot.commands.base import COMMANDS, CommandContext, Reply
+from bot.commands.search import next_page
 from bot.router import execute
 from bot.settings import Settings
-from bot.views import render_text
+from bot.views import ACTION_MORE, render_text
 from bot.views.render_text import to_plain
 from tracker import Tracker, people, validation
 from tracker.api import default_researcher
+from tracker.errors import ExpbotError
 from tracker.grammar import plural
 
 PROMPT = "/exp "
 LOCAL_USER_ID = "ULOCALSHELL"
 QUIT_WORDS = ("quit", "exit", r"\q")
+# Words that press the Next button of the last search's results.
+NEXT_WORDS = ("next", "more")
+NEXT_HINT = "(Type `next` for the next page.)\n"
 RULE = "-" * 60
 
 
@@ -52,6 +57,8 @@ def run_shell(
         if interactive:
             _setup_readline()
             print(_banner(handle, demo), file=stdout)
+        # The value of the last reply's Next button, which `next` presses.
+        more: str | None = None
         for line in _lines(stdin, interactive):
             text = line.strip()
             if text in QUIT_WORDS:
@@ -59,8 +66,41 @@ def run_shell(
             if not text or text.startswith("#"):
                 continue
             text = without_command_name(text)
-            print(render_reply(execute(ctx, text)), file=stdout, flush=True)
+            if text in NEXT_WORDS:
+                output, more = _next_results(ctx, more)
+            else:
+                reply = execute(ctx, text)
+                more = next_button_value(
+                    [reply.blocks, *(f.blocks for f in reply.followups)]
+                )
+                output = render_reply(reply)
+            if more is not None:
+                output += NEXT_HINT
+            print(output, file=stdout, flush=True)
     return 0
+
+
+def next_button_value(messages: Iterable[Sequence[Any] | None]) -> str | None:
+    """Return the value of the Next button in `messages`, if one has it."""
+    for blocks in messages:
+        for block in blocks or []:
+            data = block.to_dict() if hasattr(block, "to_dict") else block
+            for element in data.get("elements") or []:
+                if element.get("action_id") == ACTION_MORE:
+                    return str(element.get("value"))
+    return None
+
+
+def _next_results(ctx: CommandContext, more: str | None) -> tuple[str, str | None]:
+    """Render the page that the last Next button asks for, and its own Next."""
+    if more is None:
+        return "No next page: the last reply has no Next button.\n", None
+    try:
+        messages = next_page(ctx.tracker, ctx.handle, more)
+    except ExpbotError as exc:
+        return f"{exc}\n", None
+    text = f"\n{RULE}\n".join(render_text(blocks) for blocks in messages) + "\n"
+    return text, next_button_value(messages)
 
 
 def without_command_name(text: str) -> str:

@@ -162,3 +162,19 @@ def test_shell_named_missing_database_fails(tmp_path: Path) -> None:
     assert f"No database at '{missing}'" in result.stderr
     assert "Traceback" not in result.stderr
     assert not missing.exists()
+
+
+def test_shell_next_pages_through_results(tmp_path: Path) -> None:
+    tracker = Tracker(f"sqlite:///{tmp_path / 'expbot.db'}")
+    for number in range(25):
+        tracker.track(f"paged-{number:02}", researcher="dora", capture=False)
+    tracker.close()
+
+    output = shell(tmp_path, "search paged\nnext\nnext\n", user="dora")
+    first_page, rest = output.split("(Type `next` for the next page.)")
+    second_page, after_last = rest.split("No next page")
+
+    assert "25 experiments match `paged` · showing 1–20" in first_page
+    assert "showing 21–25" in second_page
+    assert "paged-00" in second_page
+    assert "the last reply has no Next button" in after_last

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from slack_sdk.models.blocks import Block
+
 from bot.commands.arguments import slack_ids, take_options, words
 from bot.commands.base import ID_HINT, CommandContext, Reply, UsageError, command
 from bot.commands.schedules import unknown_team_warning
@@ -13,6 +15,7 @@ from bot.views import (
     MatchCount,
     comparison_blocks,
     leaderboard_blocks,
+    parse_more_value,
     search_results,
     summary_blocks,
 )
@@ -137,6 +140,33 @@ def count_matches(
 
 def search_query(args: str) -> str:
     return _PERSON_FIELD.sub(r"\1:", args.strip())
+
+
+def next_page(tracker: Tracker, viewer: str, value: str) -> list[list[Block]]:
+    """Build the messages of the results page that a Next button asks for.
+
+    `value` is the button's value (see `more_value`). Raises InvalidInput
+    when it is not one.
+    """
+    page = parse_more_value(value)
+    records = tracker.search(
+        page.query, viewer=viewer, limit=page.page_size, offset=page.offset
+    )
+    matches = count_matches(
+        tracker,
+        page.query,
+        viewer=viewer,
+        end=page.offset + len(records),
+        page_size=page.page_size,
+    )
+    return search_results(
+        records,
+        query=page.query,
+        total=matches.total,
+        more_than_total=matches.more,
+        offset=page.offset,
+        page_size=page.page_size,
+    )
 
 
 def unknown_metrics_notice(ctx: CommandContext, metrics: list[str]) -> str:
