@@ -92,7 +92,7 @@ def next_button_value(messages: Iterable[Sequence[Any] | None]) -> str | None:
 
 
 def _next_results(ctx: CommandContext, more: str | None) -> tuple[str, str | None]:
-    """Render the page that the last Next button asks for, and its own Next."""
+    """Render the page that the last Next button requests, and its own Next value."""
     if more is None:
         return "No next page: the last reply has no Next button.\n", None
     try:

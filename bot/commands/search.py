@@ -143,7 +143,7 @@ def search_query(args: str) -> str:
 
 
 def next_page(tracker: Tracker, viewer: str, value: str) -> list[list[Block]]:
-    """Build the messages of the results page that a Next button asks for.
+    """Build the messages of the results page that a Next button requests.
 
     `value` is the button's value (see `more_value`). Raises InvalidInput
     when it is not one.
