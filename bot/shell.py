@@ -9,6 +9,7 @@ from a readline prompt on a terminal, else line by line from stdin.
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import sys
 import tempfile
@@ -175,7 +176,8 @@ def shell_context(
         handle=handle,
         is_admin=admin,
         channel_id="local",
-        team=(person.team or None) if person else None,
+        # Without a team on the person, $EXPBOT_TEAM, as the CLI uses it.
+        team=(person.team if person else None) or os.environ.get("EXPBOT_TEAM") or None,
         client=None,
     )
 

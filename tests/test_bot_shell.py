@@ -178,3 +178,16 @@ def test_shell_next_pages_through_results(tmp_path: Path) -> None:
     assert "showing 21–25" in second_page
     assert "paged-00" in second_page
     assert "the last reply has no Next button" in after_last
+
+
+def test_shell_team_from_environment(
+    seeded_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tracker = Tracker(f"sqlite:///{seeded_home / 'expbot.db'}")
+    tracker.track("nlp-run", researcher="dora", team="nlp", capture=False)
+    tracker.close()
+    monkeypatch.setenv("EXPBOT_TEAM", "nlp")
+
+    output = shell(seeded_home, "summary\n", user="dora")
+
+    assert "Summary: team nlp" in output
