@@ -118,3 +118,21 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
         f"{len(ACK_TIMES)} acks measured; slowest {seconds * 1000:.0f} ms "
         f"({what}); Slack's limit is 3000 ms"
     )
+
+
+@pytest.fixture
+def run_expbot(monkeypatch, capsys):
+    """Run `expbot` in-process as alice; each call returns (status, stdout, stderr)."""
+    from bot.cli import main
+
+    monkeypatch.setenv("EXPBOT_RESEARCHER", "alice")
+
+    def run(*args: str) -> tuple[int, str, str]:
+        try:
+            status = main(list(args))
+        except SystemExit as stop:
+            status = int(stop.code or 0)
+        captured = capsys.readouterr()
+        return status, captured.out, captured.err
+
+    return run

@@ -4,26 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from bot.cli import main
 from tracker import Tracker
 from tracker.metric_names import unknown_metrics_hint
 
 
 @pytest.fixture
-def expbot(sqlite_url, sqlite_tracker, monkeypatch, capsys):
+def expbot(sqlite_url, sqlite_tracker, monkeypatch, run_expbot):
     """Run `expbot` in-process as alice on the test database."""
     monkeypatch.setenv("EXPBOT_DATABASE_URL", sqlite_url)
-    monkeypatch.setenv("EXPBOT_RESEARCHER", "alice")
-
-    def run(*args: str) -> tuple[int, str, str]:
-        try:
-            status = main(list(args))
-        except SystemExit as stop:
-            status = int(stop.code or 0)
-        captured = capsys.readouterr()
-        return status, captured.out, captured.err
-
-    return run
+    return run_expbot
 
 
 @pytest.fixture

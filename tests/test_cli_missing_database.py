@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from bot.cli import main
 from tracker import Tracker
 from tracker.errors import DatabaseNotFound
 
@@ -26,19 +25,8 @@ READ_COMMANDS = [
 
 
 @pytest.fixture
-def expbot(monkeypatch, capsys):
-    """Run `expbot` in-process as alice, returning status, stdout and stderr."""
-    monkeypatch.setenv("EXPBOT_RESEARCHER", "alice")
-
-    def run(*args: str) -> tuple[int, str, str]:
-        try:
-            status = main(list(args))
-        except SystemExit as stop:
-            status = int(stop.code or 0)
-        captured = capsys.readouterr()
-        return status, captured.out, captured.err
-
-    return run
+def expbot(run_expbot):
+    return run_expbot
 
 
 @pytest.mark.parametrize("command", READ_COMMANDS, ids=" ".join)
