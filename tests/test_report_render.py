@@ -338,3 +338,16 @@ def test_docs_define_every_figure() -> None:
     text = docs.read_text(encoding="utf-8")
     missing = [spec.label for spec in FIGURES if spec.label not in text]
     assert missing == []
+
+
+def test_only_private_failures_counted_not_listed() -> None:
+    report = synthetic_report(failures=(), failures_total=1)
+
+    text = to_markdown(report)
+    blocks = all_text(serialised(report))
+
+    failures_section = text.split("## Failures")[1].split("\n## ")[0]
+    assert "1 failure in private experiments, not listed." in failures_section
+    assert "None." not in failures_section
+    assert "*Failures* (1)" in blocks
+    assert "1 failure in private experiments, not listed." in blocks

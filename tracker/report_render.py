@@ -10,6 +10,7 @@ import json
 from collections.abc import Iterable
 
 from tracker.directions import MINIMIZE
+from tracker.grammar import plural
 from tracker.reports import (
     COUNT,
     RATIO,
@@ -223,11 +224,20 @@ def _markdown_failures(report: TeamReport) -> list[str]:
             f"({failure.researcher}, {failure.ended_at:%Y-%m-%d}): {reason}"
         )
     hidden = report.failures_total - len(report.failures)
-    if hidden > 0:
+    if report.failures and hidden > 0:
         lines.append(f"- and {hidden} more")
-    if not report.failures:
+    elif hidden > 0:
+        # Named lists leave private experiments out, so every failure here
+        # is a private one.
+        lines.append(private_failures(hidden))
+    else:
         lines.append("None.")
     return [*lines, ""]
+
+
+def private_failures(count: int) -> str:
+    """Describe failures that the report counts but does not name."""
+    return f"{plural(count, 'failure')} in private experiments, not listed."
 
 
 def _format(unit: str, value: float | None) -> str:

@@ -35,6 +35,7 @@ from tracker.report_render import (
     format_figure,
     format_metric,
     group_name,
+    private_failures,
     scope_line,
     title,
 )
@@ -175,12 +176,14 @@ def _failure_line(failure_name: str, researcher: str, reason: str) -> str:
 def _failure_blocks(
     report: TeamReport, slack_ids: Mapping[str, str] | None
 ) -> list[Block]:
-    if not report.failures:
+    if not report.failures_total:
         return []
     blocks: list[Block] = [
         divider(),
         section(f":x: *Failures* ({report.failures_total})"),
     ]
+    if not report.failures:
+        return [*blocks, context(f"_{private_failures(report.failures_total)}_")]
     rest_lines: list[str] = []
     for index, failure in enumerate(report.failures[:MAX_FAILURES_LISTED]):
         name = (
