@@ -45,18 +45,22 @@ def visible_to(viewer: str | None) -> ColumnElement[bool]:
     """Rows a viewer may see: team-visible ones, or private ones they are in."""
     if viewer is None:
         return models.Experiment.id.is_not(None)
-    collaborates = (
+    return or_(
+        models.Experiment.visibility == "team",
+        models.Experiment.researcher == viewer,
+        _collaborates(viewer),
+    )
+
+
+def _collaborates(viewer: str) -> ColumnElement[bool]:
+    """Return the condition that `viewer` is a collaborator on the experiment."""
+    return (
         select(models.Collaborator.experiment_id)
         .where(
             models.Collaborator.experiment_id == models.Experiment.id,
             models.Collaborator.handle == viewer,
         )
         .exists()
-    )
-    return or_(
-        models.Experiment.visibility == "team",
-        models.Experiment.researcher == viewer,
-        collaborates,
     )
 
 
@@ -111,18 +115,10 @@ def hidden_from(viewer: str | None, team: str | None) -> Select[Any] | None:
     if viewer is None:
         return None
     experiment = models.Experiment
-    collaborates = (
-        select(models.Collaborator.experiment_id)
-        .where(
-            models.Collaborator.experiment_id == experiment.id,
-            models.Collaborator.handle == viewer,
-        )
-        .exists()
-    )
     hidden = select(experiment.id).where(
         experiment.visibility == "private",
         experiment.researcher != viewer,
-        ~collaborates,
+        ~_collaborates(viewer),
     )
     if team is not None:
         hidden = hidden.where(experiment.team == team)
